@@ -1,0 +1,38 @@
+# Steward: `make demo` and `make test` work on a fresh clone (they create .venv).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck layers unit bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	rm -rf .steward-demo
+	$(BIN)/steward demo --home .steward-demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src
+
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+test: lint typecheck layers unit
+
+bench: $(STAMP)
+	$(BIN)/python bench/run.py --output docs/benchmarks.md
+
+clean:
+	rm -rf $(VENV) .steward-demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,34 @@
+"""Configuration: the Steward home, ``steward.yaml`` and its validation.
+
+Owns the shape of sites, teams and users, the home's layout (config, keys, policies,
+site roots) and ``steward init``.
+"""
+
+from steward.config.home import Home, init_home
+from steward.config.model import (
+    JURISDICTIONS,
+    PROVIDERS,
+    ROLES,
+    Prices,
+    Site,
+    StewardConfig,
+    Team,
+    User,
+    load_config,
+    parse_config,
+)
+
+__all__ = [
+    "JURISDICTIONS",
+    "PROVIDERS",
+    "ROLES",
+    "Home",
+    "Prices",
+    "Site",
+    "StewardConfig",
+    "Team",
+    "User",
+    "init_home",
+    "load_config",
+    "parse_config",
+]

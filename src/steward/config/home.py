@@ -1,0 +1,239 @@
+"""The Steward home: where configuration, keys, policies, the database and objects live.
+
+Layout::
+
+    $STEWARD_HOME/
+      steward.yaml            sites, teams, users (validated by steward.config.model)
+      steward.db              SQLite metadata store (unless STEWARD_DATABASE_URL is set)
+      keys/master.key         32-byte master key, base64, mode 0600 (wraps site data keys)
+      keys/audit-ed25519.pem  key that signs ledger checkpoints, mode 0600
+      keys/audit-ed25519.pub  its public half, for outside verifiers
+      policies/*.cedar        the organisation's own Cedar policies
+      sites/<site>/           each site's object root
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from steward.config.model import StewardConfig, load_config
+from steward.errors import ConfigError, Conflict
+
+__all__ = ["DEFAULT_CONFIG", "Home", "init_home"]
+
+
+DEFAULT_CONFIG = """\
+# Steward configuration. Validated on every start; `steward config check` reports
+# every problem with its key path. Money is in US dollars.
+version: 1
+
+# Where work goes when a command names no site.
+default_site: eu-fra
+
+# A site is where data lives and work runs. Residency policy compares a dataset's
+# jurisdiction with the site's; placement and the bill use the prices.
+#   provider:     aws | azure | gcp | onprem | edge
+#   jurisdiction: EU | US | UK | CH | CA | JP | AU | IN | BR | SG | KR | CN | ZA | AE
+#   trust:        public (shared cloud) | private (your own or dedicated hardware)
+# Example prices: on-demand list prices, taken 2026-11 from the providers' public
+# price pages (AWS m7i.large per vCPU-hour, g5.xlarge per GPU-hour, S3 Standard,
+# data transfer out). Replace them with your negotiated rates.
+sites:
+  eu-fra:
+    provider: aws
+    region: eu-central-1        # Frankfurt
+    jurisdiction: EU
+    trust: public
+    prices:
+      cpu_hour: 0.0576
+      gpu_hour: 1.459
+      storage_gb_month: 0.0245
+      egress_gb:
+        us-east: 0.02
+        internet: 0.09
+  us-east:
+    provider: aws
+    region: us-east-1           # N. Virginia
+    jurisdiction: US
+    trust: public
+    prices:
+      cpu_hour: 0.0504
+      gpu_hour: 1.006
+      storage_gb_month: 0.023
+      egress_gb:
+        eu-fra: 0.02
+        internet: 0.09
+
+# Teams own datasets, models and spend. Quotas arrive with the training issue.
+teams:
+  risk:
+    members: [alice, bob]
+    quotas: {}
+
+# Users and their roles: viewer, data-steward, scientist, approver, deployer, admin.
+# Users sign in to the API with tokens from `steward token create`.
+users:
+  admin:
+    roles: [admin]
+  alice:
+    roles: [scientist, data-steward]
+  bob:
+    roles: [approver]
+"""
+
+_POLICY_README = """\
+Put your organisation's own Cedar policies here, one or more per `.cedar` file.
+They are added to Steward's default pack (see `steward policy show-pack`).
+Check them with `steward policy check`; a forbid anywhere wins over any permit.
+"""
+
+
+@dataclass(frozen=True)
+class Home:
+    """Paths of a Steward home, and loaders for what lives there."""
+
+    root: Path
+
+    @classmethod
+    def resolve(cls, home: str | os.PathLike[str] | None = None) -> Home:
+        raw = home if home is not None else os.environ.get("STEWARD_HOME", ".steward")
+        return cls(Path(raw).expanduser().resolve())
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / "steward.yaml"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.root / "keys"
+
+    @property
+    def master_key_path(self) -> Path:
+        return self.keys_dir / "master.key"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.keys_dir / "audit-ed25519.pem"
+
+    @property
+    def public_key_path(self) -> Path:
+        return self.keys_dir / "audit-ed25519.pub"
+
+    @property
+    def policies_dir(self) -> Path:
+        return self.root / "policies"
+
+    @property
+    def sites_dir(self) -> Path:
+        return self.root / "sites"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.root / "steward.db"
+
+    def database_url(self) -> str:
+        return os.environ.get("STEWARD_DATABASE_URL") or f"sqlite:///{self.sqlite_path}"
+
+    def check(self) -> None:
+        if not self.config_path.exists():
+            raise ConfigError(
+                [
+                    f"no Steward home at {self.root} (steward.yaml not found); "
+                    "run 'steward init' or set STEWARD_HOME"
+                ],
+                path=str(self.root),
+            )
+
+    def load_config(self) -> StewardConfig:
+        self.check()
+        return load_config(self.config_path)
+
+    def master_key(self) -> bytes:
+        try:
+            raw = self.master_key_path.read_bytes()
+        except FileNotFoundError:
+            raise ConfigError(
+                [f"{self.master_key_path}: master key not found; restore it from your backup"],
+                path=str(self.master_key_path),
+            ) from None
+        key = base64.b64decode(raw.strip())
+        if len(key) != 32:
+            raise ConfigError(
+                [f"{self.master_key_path}: expected 32 bytes (base64); found {len(key)}"],
+                path=str(self.master_key_path),
+            )
+        return key
+
+    def signing_key(self) -> Ed25519PrivateKey:
+        pem = self.signing_key_path.read_bytes()
+        key = serialization.load_pem_private_key(pem, password=None)
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ConfigError([f"{self.signing_key_path}: expected an Ed25519 private key"])
+        return key
+
+    def public_key_pem(self) -> bytes:
+        return self.public_key_path.read_bytes()
+
+
+def _write_secret(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    os.chmod(path, 0o600)
+
+
+def init_home(
+    root: str | os.PathLike[str] | None = None,
+    *,
+    config_text: str | None = None,
+    force: bool = False,
+) -> Home:
+    """Create a home with a commented ``steward.yaml``, a master key and a signing key.
+
+    An existing home is left alone unless ``force`` is given; keys are never replaced.
+    """
+    home = Home.resolve(root)
+    if home.config_path.exists() and not force:
+        raise Conflict(
+            f"a Steward home already exists at {home.root}; use --force to rewrite steward.yaml "
+            "(keys are kept)",
+            home=str(home.root),
+        )
+    text = config_text if config_text is not None else DEFAULT_CONFIG
+    from steward.config.model import parse_config
+    import yaml
+
+    parse_config(yaml.safe_load(text), path=str(home.config_path))  # never write a bad file
+    home.root.mkdir(parents=True, exist_ok=True)
+    home.keys_dir.mkdir(mode=0o700, exist_ok=True)
+    home.policies_dir.mkdir(exist_ok=True)
+    home.sites_dir.mkdir(exist_ok=True)
+    readme = home.policies_dir / "README.txt"
+    if not readme.exists():
+        readme.write_text(_POLICY_README, encoding="utf-8")
+    if not home.master_key_path.exists():
+        _write_secret(home.master_key_path, base64.b64encode(secrets.token_bytes(32)) + b"\n")
+    if not home.signing_key_path.exists():
+        key = Ed25519PrivateKey.generate()
+        _write_secret(
+            home.signing_key_path,
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+        )
+        home.public_key_path.write_bytes(
+            key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            )
+        )
+    home.config_path.write_text(text, encoding="utf-8")
+    return home

@@ -1,0 +1,29 @@
+"""The metadata store: SQLAlchemy 2 tables, Alembic migrations, engines and transactions.
+
+SQLite (WAL) is the embedded default; PostgreSQL is used when ``STEWARD_DATABASE_URL``
+is set. Writes are only accepted inside a governed action (see :mod:`steward.door`):
+the write guard raises :class:`~steward.errors.BypassError` otherwise.
+"""
+
+from steward.store.guard import governed_writes, writes_open
+from steward.store.engine import Store
+from steward.store.tables import (
+    ApiToken,
+    AuditCheckpoint,
+    AuditEntry,
+    AuditHead,
+    Base,
+    StoredObject,
+)
+
+__all__ = [
+    "ApiToken",
+    "AuditCheckpoint",
+    "AuditEntry",
+    "AuditHead",
+    "Base",
+    "Store",
+    "StoredObject",
+    "governed_writes",
+    "writes_open",
+]
