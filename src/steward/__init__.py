@@ -1,0 +1,36 @@
+"""Steward: govern what you train.
+
+The public SDK surface. ``Steward`` is the client (embedded or remote); the errors are
+what it raises.
+"""
+
+from steward.errors import (
+    ConfigError,
+    Conflict,
+    GateFailed,
+    IntegrityError,
+    NotFound,
+    PolicyDenied,
+    QuotaExceeded,
+    StewardError,
+    Unauthenticated,
+    ValidationFailed,
+)
+from steward.sdk import Steward
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "Conflict",
+    "GateFailed",
+    "IntegrityError",
+    "NotFound",
+    "PolicyDenied",
+    "QuotaExceeded",
+    "Steward",
+    "StewardError",
+    "Unauthenticated",
+    "ValidationFailed",
+    "__version__",
+]

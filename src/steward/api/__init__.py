@@ -1,0 +1,9 @@
+"""The REST API (FastAPI): typed routes over the services, token auth, error shape.
+
+Every route but ``/healthz`` needs ``Authorization: Bearer <token>``; every route that
+changes state is one governed action. Errors are ``{"error", "message", "details"}``.
+"""
+
+from steward.api.app import MUTATING_ROUTES, create_app
+
+__all__ = ["MUTATING_ROUTES", "create_app"]

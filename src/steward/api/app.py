@@ -1,0 +1,331 @@
+"""The FastAPI application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from steward.audit import LedgerFilter
+from steward.errors import StewardError
+from steward.governance import (
+    AuditEntryInfo,
+    CheckpointInfo,
+    DecisionInfo,
+    GovernanceService,
+    SiteInfo,
+    VerificationInfo,
+)
+from steward.identity import CreatedToken, IdentityService, TeamInfo, TokenInfo, UserInfo
+from steward.objects import ObjectInfo, ObjectService
+from steward.policy import Principal
+from steward.runtime import Runtime
+
+__all__ = ["MUTATING_ROUTES", "create_app"]
+
+log = logging.getLogger("steward.api")
+
+#: Every state-changing route and the governed action it runs (checked by a test).
+MUTATING_ROUTES: dict[tuple[str, str], str] = {
+    ("POST", "/v1/tokens"): "token.create",
+    ("DELETE", "/v1/tokens/{token_id}"): "token.revoke",
+    ("POST", "/v1/audit/checkpoints"): "audit.checkpoint",
+    ("POST", "/v1/objects"): "object.put",
+}
+
+MAX_UPLOAD = 256 * 1024 * 1024
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Health(BaseModel):
+    status: str
+    database: bool
+
+
+class TokenRequest(BaseModel):
+    user: str | None = Field(None, max_length=128, description="owner; defaults to the caller")
+    name: str = Field("default", min_length=1, max_length=128)
+    expires_in_days: int = Field(90, ge=1, le=366)
+
+
+class ExplainRequest(BaseModel):
+    as_user: str = Field(min_length=1, max_length=128)
+    action: str = Field(min_length=1, max_length=128)
+    resource: str = Field(min_length=1, max_length=512)
+    site: str | None = Field(None, max_length=64)
+    attrs: dict[str, str] = Field(default_factory=dict)
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorBody} for code in (401, 403, 404, 409, 422)
+}
+
+
+def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
+    return JSONResponse(
+        status_code=status,
+        content={"error": code, "message": message, "details": details or {}},
+    )
+
+
+_bearer = HTTPBearer(auto_error=False, description="an API token from 'steward token create'")
+
+
+def _principal(
+    request: Request,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    identity: IdentityService = request.app.state.identity
+    return identity.authenticate(creds.credentials if creds else None)
+
+
+Caller = Annotated[Principal, Depends(_principal)]
+
+
+def create_app(rt: Runtime) -> FastAPI:
+    """Build the API over one runtime (one Steward home)."""
+    app = FastAPI(
+        title="Steward",
+        version="0.1.0",
+        description="Govern what you train: the Steward control-plane API.",
+        responses=_ERRORS,
+    )
+    app.state.rt = rt
+    identity = IdentityService(rt)
+    governance = GovernanceService(rt)
+    objects = ObjectService(rt)
+    app.state.identity = identity
+
+    @app.exception_handler(StewardError)
+    async def _steward_error(_: Request, exc: StewardError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        resp = _error(exc.status, exc.code, exc.message, exc.details)
+        if headers:
+            resp.headers.update(headers)
+        return resp
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "loc": [str(p) for p in e.get("loc", ())],
+                "message": e.get("msg", ""),
+                "type": e.get("type", ""),
+            }
+            for e in exc.errors()
+        ]
+        first = errors[0] if errors else {"loc": [], "message": "invalid request"}
+        where = ".".join(first["loc"])
+        return _error(
+            422,
+            "validation_failed",
+            f"{where}: {first['message']}" if where else str(first["message"]),
+            {"errors": errors},
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error")
+        return _error(500, "internal_error", "internal error; see the server log")
+
+    # -- health ----------------------------------------------------------------------
+    @app.get("/healthz", response_model=Health, tags=["health"])
+    def healthz() -> Health:
+        """Liveness and database reachability; the only route without a token."""
+        ok = rt.store.ping()
+        return Health(status="ok" if ok else "degraded", database=ok)
+
+    # -- identity --------------------------------------------------------------------
+    @app.get("/v1/me", response_model=UserInfo, tags=["identity"])
+    def me(p: Caller) -> UserInfo:
+        return identity.user(p.name)
+
+    @app.get("/v1/users", response_model=list[UserInfo], tags=["identity"])
+    def users(p: Caller) -> list[UserInfo]:
+        return identity.users(p)
+
+    @app.get("/v1/teams", response_model=list[TeamInfo], tags=["identity"])
+    def teams(p: Caller) -> list[TeamInfo]:
+        return identity.teams(p)
+
+    @app.post("/v1/tokens", response_model=CreatedToken, status_code=201, tags=["identity"])
+    def create_token(p: Caller, body: TokenRequest) -> CreatedToken:
+        return identity.create_token(
+            p, user=body.user, name=body.name, expires_in_days=body.expires_in_days
+        )
+
+    @app.get("/v1/tokens", response_model=list[TokenInfo], tags=["identity"])
+    def tokens(p: Caller, user: Annotated[str | None, Query(max_length=128)] = None) -> list[TokenInfo]:
+        return identity.tokens(p, user=user)
+
+    @app.delete("/v1/tokens/{token_id}", response_model=TokenInfo, tags=["identity"])
+    def revoke_token(p: Caller, token_id: str) -> TokenInfo:
+        return identity.revoke_token(p, token_id)
+
+    # -- sites -----------------------------------------------------------------------
+    @app.get("/v1/sites", response_model=list[SiteInfo], tags=["sites"])
+    def sites(p: Caller) -> list[SiteInfo]:
+        return governance.sites(p)
+
+    @app.get("/v1/sites/{name}", response_model=SiteInfo, tags=["sites"])
+    def site(p: Caller, name: str) -> SiteInfo:
+        return governance.site(p, name)
+
+    # -- audit -----------------------------------------------------------------------
+    @app.get("/v1/audit/entries", response_model=list[AuditEntryInfo], tags=["audit"])
+    def audit_entries(
+        p: Caller,
+        actor: str | None = None,
+        action: Annotated[str | None, Query(description="exact, or a prefix ending in *")] = None,
+        resource: str | None = None,
+        decision: Annotated[str | None, Query(pattern="^(allow|deny)$")] = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after_seq: Annotated[int | None, Query(ge=0, le=2**62)] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+    ) -> list[AuditEntryInfo]:
+        flt = LedgerFilter(
+            actor=actor,
+            action=action,
+            resource=resource,
+            decision=decision,
+            since=since.isoformat() if since else None,
+            until=until.isoformat() if until else None,
+            after_seq=after_seq,
+            limit=limit,
+        )
+        return governance.audit_log(p, flt)
+
+    @app.get("/v1/audit/verify", response_model=VerificationInfo, tags=["audit"])
+    def audit_verify(p: Caller) -> VerificationInfo:
+        return governance.verify(p)
+
+    @app.post(
+        "/v1/audit/checkpoints", response_model=CheckpointInfo, status_code=201, tags=["audit"]
+    )
+    def audit_checkpoint(p: Caller) -> CheckpointInfo:
+        return governance.checkpoint(p)
+
+    @app.get("/v1/audit/checkpoints", response_model=list[CheckpointInfo], tags=["audit"])
+    def audit_checkpoints(p: Caller) -> list[CheckpointInfo]:
+        return governance.checkpoints(p)
+
+    @app.get(
+        "/v1/audit/public-key",
+        response_class=PlainTextResponse,
+        tags=["audit"],
+        responses={200: {"content": {"text/plain": {}}}},
+    )
+    def audit_public_key(p: Caller) -> str:
+        return governance.public_key(p)
+
+    @app.get(
+        "/v1/audit/export",
+        response_class=StreamingResponse,
+        tags=["audit"],
+        responses={200: {"content": {"application/x-ndjson": {}}}},
+    )
+    def audit_export(p: Caller) -> StreamingResponse:
+        import io
+
+        buf = io.StringIO()
+        governance.export(p, buf)
+
+        def body() -> Iterator[bytes]:
+            yield buf.getvalue().encode("utf-8")
+
+        return StreamingResponse(body(), media_type="application/x-ndjson")
+
+    # -- policy ----------------------------------------------------------------------
+    @app.post("/v1/policy/explain", response_model=DecisionInfo, tags=["policy"])
+    def policy_explain(p: Caller, body: ExplainRequest) -> DecisionInfo:
+        """Dry-run a decision; changes nothing (so it is not a governed action)."""
+        return governance.explain(
+            p,
+            as_user=body.as_user,
+            action=body.action,
+            resource=body.resource,
+            site=body.site,
+            attrs=body.attrs,
+        )
+
+    # -- objects ---------------------------------------------------------------------
+    @app.post(
+        "/v1/objects",
+        response_model=ObjectInfo,
+        status_code=201,
+        tags=["objects"],
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            }
+        },
+    )
+    async def put_object(
+        p: Caller,
+        request: Request,
+        site: Annotated[str, Query(min_length=1, max_length=64)],
+        jurisdiction: Annotated[str, Query(min_length=2, max_length=8)],
+        anonymised: bool = False,
+        team: Annotated[str | None, Query(max_length=64)] = None,
+        label: Annotated[str, Query(max_length=256)] = "",
+    ) -> ObjectInfo:
+        data = await request.body()
+        if len(data) > MAX_UPLOAD:
+            from steward.errors import ValidationFailed
+
+            raise ValidationFailed(f"body: expected at most {MAX_UPLOAD} bytes; found {len(data)}")
+        from starlette.concurrency import run_in_threadpool
+
+        return await run_in_threadpool(
+            objects.put,
+            p,
+            data,
+            site=site,
+            jurisdiction=jurisdiction,
+            anonymised=anonymised,
+            team=team,
+            label=label,
+        )
+
+    @app.get("/v1/objects", response_model=list[ObjectInfo], tags=["objects"])
+    def list_objects(
+        p: Caller, site: Annotated[str | None, Query(max_length=64)] = None
+    ) -> list[ObjectInfo]:
+        return objects.list(p, site=site)
+
+    @app.get("/v1/objects/{site}/{digest}", response_model=ObjectInfo, tags=["objects"])
+    def object_info(p: Caller, site: str, digest: str) -> ObjectInfo:
+        return objects.info(p, site, digest)
+
+    @app.get(
+        "/v1/objects/{site}/{digest}/content",
+        response_class=Response,
+        tags=["objects"],
+        responses={200: {"content": {"application/octet-stream": {}}}},
+    )
+    def object_content(p: Caller, site: str, digest: str) -> Response:
+        return Response(objects.get(p, site, digest), media_type="application/octet-stream")
+
+    return app
+
+

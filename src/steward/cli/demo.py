@@ -1,0 +1,99 @@
+"""``steward demo``: the governed lifecycle so far, on a fresh home with embedded defaults.
+
+Later issues extend this same script (datasets, training, gates, deployment, ...).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import random
+import shutil
+from pathlib import Path
+
+from rich.panel import Panel
+
+from steward.cli.output import console, print_table
+from steward.config import init_home
+from steward.errors import PolicyDenied
+from steward.sdk import Steward
+
+__all__ = ["run_demo"]
+
+
+def _loans_csv(rows: int = 200, seed: int = 7) -> bytes:
+    """A small, seeded table of loan applications (EU personal data)."""
+    rng = random.Random(seed)
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["applicant_id", "age", "income_eur", "loan_eur", "country", "default"])
+    for i in range(rows):
+        income = round(rng.lognormvariate(10.4, 0.4))
+        loan = round(income * rng.uniform(0.2, 1.5))
+        w.writerow([f"A{i:05d}", rng.randint(19, 75), income, loan,
+                    rng.choice(["DE", "FR", "NL", "IT"]), int(loan > income * 1.2)])
+    return buf.getvalue().encode("utf-8")
+
+
+def _step(n: int, text: str) -> None:
+    console.print(f"\n[bold cyan]{n}.[/bold cyan] [bold]{text}[/bold]")
+
+
+def run_demo(home: Path) -> None:
+    # The demo runs on the embedded defaults: SQLite in the home, whatever the shell says.
+    os.environ.pop("STEWARD_DATABASE_URL", None)
+    if home.exists():
+        shutil.rmtree(home)
+    init_home(home)
+    console.print(Panel.fit(f"Steward demo in {home.resolve()}", style="bold"))
+
+    with (
+        Steward(home, user="admin") as admin,
+        Steward(home, user="alice") as alice,
+        Steward(home, user="bob") as bob,
+    ):
+        _step(1, "Sites (EU and US) and users, from steward.yaml")
+        print_table(admin.sites(), ["name", "provider", "region", "jurisdiction", "trust"], title="sites")
+        print_table(admin.users(), ["name", "roles", "teams"], title="users")
+
+        data = _loans_csv()
+        _step(2, "alice stores EU loan applications at eu-fra (Frankfurt): allowed")
+        obj = alice.put_object(data, site="eu-fra", jurisdiction="EU", team="risk", label="loans.csv")
+        console.print(
+            f"   [green]ALLOW[/green] stored {obj.size} bytes, encrypted, as {obj.digest[:16]}..."
+        )
+
+        _step(3, "alice tries to store the same EU data at us-east (N. Virginia): denied")
+        try:
+            alice.put_object(data, site="us-east", jurisdiction="EU", team="risk")
+            raise SystemExit("demo failed: the residency policy did not stop EU data at us-east")
+        except PolicyDenied as exc:
+            for r in exc.reasons:
+                console.print(f"   [red]DENY[/red] by policy [bold]{r.policy}[/bold]: {r.advice}")
+
+        _step(4, "bob asks whether he may approve a model he trained himself (dry run)")
+        d = bob.explain("model.approve", "model:loans-v1", attrs={"producers": "bob", "team": "risk"})
+        for r in d.reasons:
+            console.print(f"   [red]{d.decision.upper()}[/red] by policy [bold]{r.policy}[/bold]: {r.advice}")
+
+        _step(5, "admin issues an API token for alice (shown once, stored hashed)")
+        tok = admin.create_token(user="alice", name="demo", expires_in_days=7)
+        console.print(f"   token {tok.id} for {tok.user}, expires {tok.expires_at:%Y-%m-%d}")
+
+        _step(6, "admin signs a checkpoint, and the ledger verifies")
+        cp = admin.checkpoint_audit()
+        console.print(f"   checkpoint at entry {cp.seq}, signed by key {cp.key_id}")
+        print_table(
+            admin.audit_log(), ["seq", "actor", "action", "site", "decision"], title="audit ledger"
+        )
+        v = admin.verify_audit()
+        if not v.ok:
+            raise SystemExit(f"demo failed: ledger did not verify: {v.problem}")
+        console.print(
+            f"   [green]ledger verified[/green]: {v.entries} entries, "
+            f"{v.checkpoints} signed checkpoint(s), head {v.head_hash[:16]}..."
+        )
+    console.print(
+        f"\nTry it yourself: export STEWARD_HOME={home} STEWARD_USER=alice; steward audit log"
+    )

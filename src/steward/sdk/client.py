@@ -1,0 +1,343 @@
+"""``Steward``: one client, two backends (embedded runtime or a remote server)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+
+from steward import errors as E
+from steward.audit import LedgerFilter
+from steward.governance import (
+    AuditEntryInfo,
+    CheckpointInfo,
+    DecisionInfo,
+    GovernanceService,
+    SiteInfo,
+    VerificationInfo,
+)
+from steward.identity import CreatedToken, IdentityService, TeamInfo, TokenInfo, UserInfo
+from steward.objects import ObjectInfo, ObjectService
+from steward.policy import Principal
+from steward.runtime import Runtime
+
+__all__ = ["Steward"]
+
+M = TypeVar("M", bound=BaseModel)
+
+_ERRORS: dict[str, type[E.StewardError]] = {
+    cls.code: cls
+    for cls in (
+        E.ConfigError,
+        E.ValidationFailed,
+        E.Unauthenticated,
+        E.NotFound,
+        E.Conflict,
+        E.QuotaExceeded,
+        E.GateFailed,
+        E.IntegrityError,
+    )
+}
+
+
+def _raise_for(resp: httpx.Response) -> None:
+    if resp.status_code < 400:
+        return
+    try:
+        body = resp.json()
+        code, message, details = body["error"], body["message"], body.get("details", {})
+    except (ValueError, KeyError, TypeError):
+        raise E.StewardError(f"server answered {resp.status_code}: {resp.text[:200]}") from None
+    if code == "policy_denied":
+        raise E.PolicyDenied(
+            principal=details.get("principal", ""),
+            action=details.get("action", ""),
+            resource=details.get("resource", ""),
+            reasons=[E.Reason(**r) for r in details.get("reasons", [])],
+        )
+    if code == "config_error":
+        raise E.ConfigError(details.get("problems", [message]), path=details.get("path"))
+    cls = _ERRORS.get(code, E.StewardError)
+    raise cls(message, **details)
+
+
+class _Remote:
+    def __init__(self, url: str, token: str, timeout: float) -> None:
+        self.http = httpx.Client(
+            base_url=url.rstrip("/"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=timeout,
+        )
+
+    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            resp = self.http.request(method, path, **kwargs)
+        except httpx.HTTPError as exc:
+            raise E.StewardError(f"cannot reach the Steward server: {exc}") from exc
+        _raise_for(resp)
+        return resp
+
+    def model(self, model: type[M], method: str, path: str, **kwargs: Any) -> M:
+        return model.model_validate(self.call(method, path, **kwargs).json())
+
+    def models(self, model: type[M], method: str, path: str, **kwargs: Any) -> list[M]:
+        return TypeAdapter(list[model]).validate_python(  # type: ignore[valid-type]
+            self.call(method, path, **kwargs).json()
+        )
+
+
+class Steward:
+    """The Steward SDK.
+
+    Embedded: ``Steward(home="./.steward", user="alice")`` runs the services in this
+    process on the home's store. Remote: ``Steward(url="http://host:8000",
+    token="stw_...")`` calls a ``steward server``. Both raise the same errors.
+
+    Examples
+    --------
+    >>> sw = Steward(home=".steward", user="alice")          # doctest: +SKIP
+    >>> sw.put_object(b"...", site="eu-fra", jurisdiction="EU")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        home: str | os.PathLike[str] | None = None,
+        *,
+        user: str | None = None,
+        url: str | None = None,
+        token: str | None = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self._remote: _Remote | None = None
+        self._rt: Runtime | None = None
+        if url:
+            if not token:
+                raise E.Unauthenticated("a remote Steward needs a token (STEWARD_TOKEN)")
+            self._remote = _Remote(url, token, timeout)
+            self._principal = Principal("")
+        else:
+            self._rt = Runtime.open(home)
+            name = user or os.environ.get("STEWARD_USER")
+            if not name:
+                raise E.Unauthenticated(
+                    "name the acting user: Steward(user=...) or STEWARD_USER "
+                    f"(one of {', '.join(sorted(self._rt.config.users))})"
+                )
+            if name not in self._rt.config.users:
+                raise E.NotFound(
+                    f"unknown user {name!r}; expected one of "
+                    f"{', '.join(sorted(self._rt.config.users))}",
+                    user=name,
+                )
+            self._principal = Principal(name)
+            self._identity = IdentityService(self._rt)
+            self._governance = GovernanceService(self._rt)
+            self._objects = ObjectService(self._rt)
+
+    # -- lifecycle -------------------------------------------------------------------
+    @property
+    def embedded(self) -> bool:
+        return self._rt is not None
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._rt is None:
+            raise E.StewardError("a remote Steward has no local runtime")
+        return self._rt
+
+    def close(self) -> None:
+        if self._remote is not None:
+            self._remote.http.close()
+        if self._rt is not None:
+            self._rt.close()
+
+    def __enter__(self) -> Steward:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- identity --------------------------------------------------------------------
+    def me(self) -> UserInfo:
+        if self._remote:
+            return self._remote.model(UserInfo, "GET", "/v1/me")
+        return self._identity.user(self._principal.name)
+
+    def users(self) -> list[UserInfo]:
+        if self._remote:
+            return self._remote.models(UserInfo, "GET", "/v1/users")
+        return self._identity.users(self._principal)
+
+    def teams(self) -> list[TeamInfo]:
+        if self._remote:
+            return self._remote.models(TeamInfo, "GET", "/v1/teams")
+        return self._identity.teams(self._principal)
+
+    def create_token(
+        self, *, user: str | None = None, name: str = "default", expires_in_days: int = 90
+    ) -> CreatedToken:
+        """Create an API token (for yourself, or for ``user`` as an admin). Shown once."""
+        if self._remote:
+            body = {"user": user, "name": name, "expires_in_days": expires_in_days}
+            return self._remote.model(CreatedToken, "POST", "/v1/tokens", json=body)
+        return self._identity.create_token(
+            self._principal, user=user, name=name, expires_in_days=expires_in_days
+        )
+
+    def tokens(self, *, user: str | None = None) -> list[TokenInfo]:
+        if self._remote:
+            params = {"user": user} if user else {}
+            return self._remote.models(TokenInfo, "GET", "/v1/tokens", params=params)
+        return self._identity.tokens(self._principal, user=user)
+
+    def revoke_token(self, token_id: str) -> TokenInfo:
+        if self._remote:
+            return self._remote.model(TokenInfo, "DELETE", f"/v1/tokens/{token_id}")
+        return self._identity.revoke_token(self._principal, token_id)
+
+    # -- sites -----------------------------------------------------------------------
+    def sites(self) -> list[SiteInfo]:
+        if self._remote:
+            return self._remote.models(SiteInfo, "GET", "/v1/sites")
+        return self._governance.sites(self._principal)
+
+    def site(self, name: str) -> SiteInfo:
+        if self._remote:
+            return self._remote.model(SiteInfo, "GET", f"/v1/sites/{name}")
+        return self._governance.site(self._principal, name)
+
+    # -- audit -----------------------------------------------------------------------
+    def audit_log(
+        self,
+        *,
+        actor: str | None = None,
+        action: str | None = None,
+        resource: str | None = None,
+        decision: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        after_seq: int | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntryInfo]:
+        flt = LedgerFilter(actor, action, resource, decision, since, until, after_seq, limit)
+        if self._remote:
+            params = {k: v for k, v in vars(flt).items() if v is not None}
+            return self._remote.models(AuditEntryInfo, "GET", "/v1/audit/entries", params=params)
+        return self._governance.audit_log(self._principal, flt)
+
+    def verify_audit(self) -> VerificationInfo:
+        if self._remote:
+            return self._remote.model(VerificationInfo, "GET", "/v1/audit/verify")
+        return self._governance.verify(self._principal)
+
+    def checkpoint_audit(self) -> CheckpointInfo:
+        """Sign the ledger's head (Ed25519) so that truncation is detectable."""
+        if self._remote:
+            return self._remote.model(CheckpointInfo, "POST", "/v1/audit/checkpoints")
+        return self._governance.checkpoint(self._principal)
+
+    def checkpoints(self) -> list[CheckpointInfo]:
+        if self._remote:
+            return self._remote.models(CheckpointInfo, "GET", "/v1/audit/checkpoints")
+        return self._governance.checkpoints(self._principal)
+
+    def audit_public_key(self) -> str:
+        if self._remote:
+            return self._remote.call("GET", "/v1/audit/public-key").text
+        return self._governance.public_key(self._principal)
+
+    def export_audit(self, out: IO[str]) -> None:
+        """Write the ledger as JSON lines (verifiable with the public key alone)."""
+        if self._remote:
+            out.write(self._remote.call("GET", "/v1/audit/export").text)
+            return
+        self._governance.export(self._principal, out)
+
+    # -- policy ----------------------------------------------------------------------
+    def explain(
+        self,
+        action: str,
+        resource: str,
+        *,
+        as_user: str | None = None,
+        site: str | None = None,
+        attrs: dict[str, str] | None = None,
+    ) -> DecisionInfo:
+        """Dry-run a policy decision and return the policies that decided it."""
+        if self._remote:
+            body = {
+                "as_user": as_user or self.me().name,
+                "action": action,
+                "resource": resource,
+                "site": site,
+                "attrs": attrs or {},
+            }
+            return self._remote.model(DecisionInfo, "POST", "/v1/policy/explain", json=body)
+        return self._governance.explain(
+            self._principal,
+            as_user=as_user or self._principal.name,
+            action=action,
+            resource=resource,
+            site=site,
+            attrs=attrs,
+        )
+
+    # -- objects ---------------------------------------------------------------------
+    def put_object(
+        self,
+        data: bytes | str | os.PathLike[str],
+        *,
+        site: str,
+        jurisdiction: str,
+        anonymised: bool = False,
+        team: str | None = None,
+        label: str = "",
+    ) -> ObjectInfo:
+        """Store bytes or a file at ``site``; residency policy decides if it may go there."""
+        if self._remote:
+            payload = data if isinstance(data, bytes) else Path(data).read_bytes()
+            params: dict[str, Any] = {
+                "site": site,
+                "jurisdiction": jurisdiction,
+                "anonymised": str(anonymised).lower(),
+                "label": label,
+            }
+            if team:
+                params["team"] = team
+            return self._remote.model(
+                ObjectInfo,
+                "POST",
+                "/v1/objects",
+                params=params,
+                content=payload,
+                headers={"content-type": "application/octet-stream"},
+            )
+        source = data if isinstance(data, bytes) else Path(data)
+        return self._objects.put(
+            self._principal,
+            source,
+            site=site,
+            jurisdiction=jurisdiction,
+            anonymised=anonymised,
+            team=team,
+            label=label,
+        )
+
+    def get_object(self, site: str, digest: str) -> bytes:
+        if self._remote:
+            return self._remote.call("GET", f"/v1/objects/{site}/{digest}/content").content
+        return self._objects.get(self._principal, site, digest)
+
+    def object_info(self, site: str, digest: str) -> ObjectInfo:
+        if self._remote:
+            return self._remote.model(ObjectInfo, "GET", f"/v1/objects/{site}/{digest}")
+        return self._objects.info(self._principal, site, digest)
+
+    def objects(self, *, site: str | None = None) -> list[ObjectInfo]:
+        if self._remote:
+            params = {"site": site} if site else {}
+            return self._remote.models(ObjectInfo, "GET", "/v1/objects", params=params)
+        return self._objects.list(self._principal, site=site)
