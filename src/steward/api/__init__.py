@@ -4,6 +4,6 @@ Every route but ``/healthz`` needs ``Authorization: Bearer <token>``; every rout
 changes state is one governed action. Errors are ``{"error", "message", "details"}``.
 """
 
-from steward.api.app import MUTATING_ROUTES, create_app
+from steward.api.app import MUTATING_ROUTES, READ_ONLY_ROUTES, create_app
 
-__all__ = ["MUTATING_ROUTES", "create_app"]
+__all__ = ["MUTATING_ROUTES", "READ_ONLY_ROUTES", "create_app"]

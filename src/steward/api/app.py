@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -12,10 +12,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from steward.audit import LedgerFilter
-from steward.errors import StewardError
+from steward.errors import StewardError, Unauthenticated, ValidationFailed
 from steward.governance import (
     AuditEntryInfo,
     CheckpointInfo,
@@ -29,7 +30,7 @@ from steward.objects import ObjectInfo, ObjectService
 from steward.policy import Principal
 from steward.runtime import Runtime
 
-__all__ = ["MUTATING_ROUTES", "create_app"]
+__all__ = ["MUTATING_ROUTES", "READ_ONLY_ROUTES", "create_app"]
 
 log = logging.getLogger("steward.api")
 
@@ -41,7 +42,13 @@ MUTATING_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/objects"): "object.put",
 }
 
+#: POST routes that change nothing (dry runs); a test checks that they really do not.
+READ_ONLY_ROUTES: set[tuple[str, str]] = {("POST", "/v1/policy/explain")}
+
 MAX_UPLOAD = 256 * 1024 * 1024
+
+#: Paths served without a token.
+_PUBLIC_PATHS = {"/healthz"}
 
 
 class ErrorBody(BaseModel):
@@ -74,11 +81,27 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _error(status: int, code: str, message: str, details: dict[str, Any] | None = None) -> JSONResponse:
+def _error(
+    status: int, code: str, message: str, details: dict[str, Any] | None = None
+) -> JSONResponse:
     return JSONResponse(
         status_code=status,
         content={"error": code, "message": message, "details": details or {}},
     )
+
+
+def _utc_iso(name: str, value: datetime | None) -> str | None:
+    """``value`` in UTC as ISO text (naive means UTC); 422 if it has no UTC form."""
+    if value is None:
+        return None
+    try:
+        return (value.astimezone(UTC) if value.tzinfo else value).isoformat()
+    except OverflowError:
+        raise ValidationFailed(
+            f"{name}: expected a time between the years 1 and 9999 in UTC; "
+            f"found {value.isoformat()}",
+            parameter=name,
+        ) from None
 
 
 _bearer = HTTPBearer(auto_error=False, description="an API token from 'steward token create'")
@@ -117,8 +140,25 @@ def create_app(rt: Runtime) -> FastAPI:
             resp.headers.update(headers)
         return resp
 
+    async def _unauthenticated(request: Request) -> JSONResponse | None:
+        """The 401 for a request without a valid token to a route that needs one.
+
+        FastAPI reads and judges a request's body before it runs the Caller dependency;
+        the error handlers ask this first, so such a caller gets 401, never 400 or 422.
+        """
+        if request.url.path in _PUBLIC_PATHS:
+            return None
+        creds = await _bearer(request)
+        try:
+            await run_in_threadpool(identity.authenticate, creds.credentials if creds else None)
+        except Unauthenticated as denied:
+            return await _steward_error(request, denied)
+        return None
+
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if (denied := await _unauthenticated(request)) is not None:
+            return denied
         errors = [
             {
                 "loc": [str(p) for p in e.get("loc", ())],
@@ -137,7 +177,11 @@ def create_app(rt: Runtime) -> FastAPI:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # 404 and 405 come from routing (no route to authenticate for); others, such as
+        # an unparseable body, are raised before the Caller dependency runs.
+        if exc.status_code not in (404, 405) and (denied := await _unauthenticated(request)):
+            return denied
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return _error(exc.status_code, code, str(exc.detail))
 
@@ -173,7 +217,9 @@ def create_app(rt: Runtime) -> FastAPI:
         )
 
     @app.get("/v1/tokens", response_model=list[TokenInfo], tags=["identity"])
-    def tokens(p: Caller, user: Annotated[str | None, Query(max_length=128)] = None) -> list[TokenInfo]:
+    def tokens(
+        p: Caller, user: Annotated[str | None, Query(max_length=128)] = None
+    ) -> list[TokenInfo]:
         return identity.tokens(p, user=user)
 
     @app.delete("/v1/tokens/{token_id}", response_model=TokenInfo, tags=["identity"])
@@ -207,8 +253,8 @@ def create_app(rt: Runtime) -> FastAPI:
             action=action,
             resource=resource,
             decision=decision,
-            since=since.isoformat() if since else None,
-            until=until.isoformat() if until else None,
+            since=_utc_iso("since", since),
+            until=_utc_iso("until", until),
             after_seq=after_seq,
             limit=limit,
         )
@@ -276,7 +322,9 @@ def create_app(rt: Runtime) -> FastAPI:
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+                "content": {
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+                },
             }
         },
     )
@@ -291,11 +339,7 @@ def create_app(rt: Runtime) -> FastAPI:
     ) -> ObjectInfo:
         data = await request.body()
         if len(data) > MAX_UPLOAD:
-            from steward.errors import ValidationFailed
-
             raise ValidationFailed(f"body: expected at most {MAX_UPLOAD} bytes; found {len(data)}")
-        from starlette.concurrency import run_in_threadpool
-
         return await run_in_threadpool(
             objects.put,
             p,
@@ -327,5 +371,3 @@ def create_app(rt: Runtime) -> FastAPI:
         return Response(objects.get(p, site, digest), media_type="application/octet-stream")
 
     return app
-
-

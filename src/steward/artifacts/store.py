@@ -49,9 +49,7 @@ class ObjectRef:
 
 
 def _aad(site: str, digest: str, index: int, last: bool) -> bytes:
-    return b"|".join(
-        [site.encode(), digest.encode(), str(index).encode(), b"1" if last else b"0"]
-    )
+    return b"|".join([site.encode(), digest.encode(), str(index).encode(), b"1" if last else b"0"])
 
 
 class ArtifactStore:
@@ -81,7 +79,11 @@ class ArtifactStore:
                 raise NotFound(f"site {site!r} has no data key yet: nothing was stored there")
             path.parent.mkdir(parents=True, exist_ok=True)
             wrapped = aes_key_wrap(self._master, secrets.token_bytes(32))
-            doc = {"version": 1, "alg": "AES-256-GCM", "wrapped": base64.b64encode(wrapped).decode()}
+            doc = {
+                "version": 1,
+                "alg": "AES-256-GCM",
+                "wrapped": base64.b64encode(wrapped).decode(),
+            }
             _atomic_write(path, json.dumps(doc).encode(), mode=0o600)
         doc = json.loads(path.read_text())
         try:
@@ -150,7 +152,7 @@ class ArtifactStore:
                     out.write(len(ct).to_bytes(4, "big") + ct)
                     if last:
                         break
-                    current, index = following, index + 1  # type: ignore[assignment]
+                    current, index = following, index + 1
                 out.flush()
                 os.fsync(out.fileno())
             os.chmod(tmp, 0o600)

@@ -6,13 +6,12 @@ over the head) catch truncation; ``export`` writes JSON lines that an outside pa
 verifies with the public key alone (:func:`verify_export`).
 """
 
-from steward.audit.chain import GENESIS, canonical_json, entry_hash, sha256_hex
+from steward.audit.chain import GENESIS, Problem, canonical_json, entry_hash, sha256_hex
 from steward.audit.ledger import (
     Checkpoint,
     EntryDraft,
     Ledger,
     LedgerFilter,
-    Problem,
     Verification,
     verify_export,
 )

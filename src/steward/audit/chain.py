@@ -69,6 +69,33 @@ class Problem:
         return {"seq": self.seq, "kind": self.kind, "message": self.message}
 
 
+_SORTED = sorted(HASHED_FIELDS)
+_ORDER = [HASHED_FIELDS.index(k) for k in _SORTED]
+_KEYS = ['"' + k + '":' for k in _SORTED]
+_encode_str = json.encoder.encode_basestring
+
+
+def _fast_canonical(row: Sequence[Any]) -> str | None:
+    """Canonical JSON of one row's hashed fields, without the generic encoder.
+
+    Byte-identical to :func:`canonical_json` for str, int and None values (what a
+    ledger holds); returns None for anything else, so the caller falls back.
+    """
+    parts = []
+    for key, i in zip(_KEYS, _ORDER, strict=True):
+        v = row[i]
+        t = type(v)
+        if t is str:
+            parts.append(key + _encode_str(v))
+        elif t is int:
+            parts.append(key + int.__repr__(v))
+        elif v is None:
+            parts.append(key + "null")
+        else:
+            return None
+    return "{" + ",".join(parts) + "}"
+
+
 def walk_chain(rows: Iterable[Sequence[Any]]) -> tuple[int, int, str, Problem | None]:
     """Walk rows ordered by seq, each as the tuple ``HASHED_FIELDS + (hash,)``.
 
@@ -89,30 +116,54 @@ def walk_chain(rows: Iterable[Sequence[Any]]) -> tuple[int, int, str, Problem | 
                     if seq == expected_seq + 1
                     else f"entries {expected_seq}..{seq - 1}"
                 )
-                return count, expected_seq - 1, prev_hash, Problem(
-                    expected_seq, "missing", f"{missing} missing: deleted from the ledger"
+                return (
+                    count,
+                    expected_seq - 1,
+                    prev_hash,
+                    Problem(expected_seq, "missing", f"{missing} missing: deleted from the ledger"),
                 )
-            return count, expected_seq - 1, prev_hash, Problem(
-                seq, "out_of_order", f"entry {seq} appears after entry {expected_seq - 1}"
+            return (
+                count,
+                expected_seq - 1,
+                prev_hash,
+                Problem(seq, "out_of_order", f"entry {seq} appears after entry {expected_seq - 1}"),
             )
         if row[9] != prev_hash:
             if prev_prev_hash is not None and row[9] == prev_prev_hash:
-                return count, seq - 1, prev_hash, Problem(
+                return (
+                    count,
                     seq - 1,
-                    "inserted",
-                    f"entry {seq - 1} was inserted: entry {seq} links past it to entry {seq - 2}",
+                    prev_hash,
+                    Problem(
+                        seq - 1,
+                        "inserted",
+                        f"entry {seq - 1} was inserted: entry {seq} links past it "
+                        f"to entry {seq - 2}",
+                    ),
                 )
-            return count, seq - 1, prev_hash, Problem(
-                seq,
-                "broken_link",
-                f"entry {seq} does not link to entry {seq - 1} (prev_hash differs): "
-                f"entry {seq} was edited or moved, or entry {seq - 1} was re-hashed",
+            return (
+                count,
+                seq - 1,
+                prev_hash,
+                Problem(
+                    seq,
+                    "broken_link",
+                    f"entry {seq} does not link to entry {seq - 1} (prev_hash differs): "
+                    f"entry {seq} was edited or moved, or entry {seq - 1} was re-hashed",
+                ),
             )
-        fields = dict(zip(HASHED_FIELDS, row[:10], strict=True))
-        recomputed = sha(dumps(fields).encode("utf-8")).hexdigest()
+        text = _fast_canonical(row)
+        if text is None:
+            text = dumps(dict(zip(HASHED_FIELDS, row[:10], strict=True)))
+        recomputed = sha(text.encode("utf-8")).hexdigest()
         if recomputed != row[10]:
-            return count, seq - 1, prev_hash, Problem(
-                seq, "altered", f"entry {seq} was altered: its content does not match its hash"
+            return (
+                count,
+                seq - 1,
+                prev_hash,
+                Problem(
+                    seq, "altered", f"entry {seq} was altered: its content does not match its hash"
+                ),
             )
         prev_prev_hash = prev_hash
         prev_hash = row[10]

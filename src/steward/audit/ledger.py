@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
@@ -12,7 +13,7 @@ from typing import IO, Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from steward.audit.chain import (
@@ -192,13 +193,18 @@ class Ledger:
         return self.append_many(session, [draft])[0]
 
     def append_many(self, session: Session, drafts: Sequence[EntryDraft]) -> list[AuditEntry]:
-        """Append entries inside the caller's transaction (locks the head row)."""
-        head = session.execute(
-            select(AuditHead).where(AuditHead.id == 1).with_for_update()
-        ).scalar_one()
-        seq, prev = head.seq, head.hash
+        """Append entries inside the caller's transaction (locks the head row).
+
+        Runs as Core statements on the session's connection: the ORM's unit of work
+        costs more than the append itself on this hot path (see docs/benchmarks.md).
+        Returns the entries as detached objects.
+        """
+        conn = session.connection()
+        seq, prev = conn.execute(
+            select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+        ).one()
         ts = utc_now_iso()
-        out: list[AuditEntry] = []
+        rows: list[dict[str, Any]] = []
         for d in drafts:
             seq += 1
             fields = {
@@ -214,11 +220,12 @@ class Ledger:
                 "prev_hash": prev,
             }
             prev = entry_hash(fields)
-            out.append(AuditEntry(hash=prev, **fields))
-        session.add_all(out)
-        head.seq, head.hash = seq, prev
-        session.flush()
-        return out
+            fields["hash"] = prev
+            rows.append(fields)
+        if rows:
+            conn.execute(insert(AuditEntry), rows)
+            conn.execute(update(AuditHead).where(AuditHead.id == 1).values(seq=seq, hash=prev))
+        return [AuditEntry(**r) for r in rows]
 
     # -- read ------------------------------------------------------------------------
     def head(self) -> tuple[int, str]:
@@ -252,10 +259,26 @@ class Ledger:
 
     def checkpoints(self) -> list[Checkpoint]:
         with self.store.transaction() as s:
-            rows = s.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).scalars()
-            return [
-                Checkpoint(r.seq, r.hash, r.ts, r.key_id, r.signature) for r in rows
-            ]
+            return self._checkpoints(s)
+
+    @staticmethod
+    def _checkpoints(session: Session) -> list[Checkpoint]:
+        rows = session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).scalars()
+        return [Checkpoint(r.seq, r.hash, r.ts, r.key_id, r.signature) for r in rows]
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[Session]:
+        """A read transaction that sees one state of the ledger throughout.
+
+        Entries, checkpoints and the head must come from the same moment, or an action
+        committing meanwhile looks like truncation. SQLite's read transaction is already
+        a snapshot; PostgreSQL's default READ COMMITTED is not (each statement sees the
+        latest commits), so ask for REPEATABLE READ.
+        """
+        with self.store.transaction() as s:
+            if self.store.dialect == "postgresql":
+                s.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            yield s
 
     # -- checkpoint ------------------------------------------------------------------
     def checkpoint(self, session: Session, signing_key: Ed25519PrivateKey) -> Checkpoint:
@@ -277,13 +300,18 @@ class Ledger:
         return cp
 
     # -- verify ----------------------------------------------------------------------
-    def _rows(self, session: Session) -> Iterator[Sequence[Any]]:
+    def _rows(self, session: Session) -> Generator[Sequence[Any], None, None]:
         cols = [getattr(AuditEntry, f) for f in HASHED_FIELDS] + [AuditEntry.hash]
-        result = session.execute(
+        result = session.connection().execute(
             select(*cols).order_by(AuditEntry.seq).execution_options(yield_per=20_000)
         )
-        for part in result.partitions():
-            yield from part
+        try:
+            for part in result.partitions():
+                yield from part
+        finally:
+            # A walk that stops at the first problem leaves rows unread: close the
+            # (server-side, on PostgreSQL) cursor now rather than at garbage collection.
+            result.close()
 
     def verify(
         self,
@@ -291,11 +319,12 @@ class Ledger:
         extra_checkpoints: Sequence[Checkpoint] = (),
     ) -> Verification:
         """Recompute the chain; check checkpoints (signatures when a key is given)."""
-        with self.store.transaction() as s:
-            cps = {(c.seq, c.signature): c for c in self.checkpoints()}
+        with self._snapshot() as s:
+            cps = {(c.seq, c.signature): c for c in self._checkpoints(s)}
             for c in extra_checkpoints:
                 cps.setdefault((c.seq, c.signature), c)
-            result = _verify_rows(self._rows(s), list(cps.values()), public_key)
+            with closing(self._rows(s)) as rows:
+                result = _verify_rows(rows, list(cps.values()), public_key)
             if result.ok:
                 head = s.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
                 if (head.seq, head.hash) != (result.head_seq, result.head_hash):
@@ -319,7 +348,7 @@ class Ledger:
         }
         out.write(canonical_json(header) + "\n")
         n = 0
-        with self.store.transaction() as s:
+        with self._snapshot() as s:
             for row in self._rows(s):
                 rec = dict(zip(HASHED_FIELDS, row[:10], strict=True))
                 rec["reasons"] = json.loads(rec["reasons"])
@@ -327,8 +356,8 @@ class Ledger:
                 rec["type"] = "entry"
                 out.write(canonical_json(rec) + "\n")
                 n += 1
-        for cp in self.checkpoints():
-            out.write(canonical_json({"type": "checkpoint", **cp.to_dict()}) + "\n")
+            for cp in self._checkpoints(s):
+                out.write(canonical_json({"type": "checkpoint", **cp.to_dict()}) + "\n")
         return n
 
 
@@ -343,7 +372,13 @@ def _normalise_time(value: str, name: str) -> str:
         ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    try:
+        return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    except OverflowError:
+        raise ValidationFailed(
+            f"{name}: {value!r} is outside the range of dates Steward can compare",
+            parameter=name,
+        ) from None
 
 
 def verify_export(lines: Iterable[str], public_key_pem: bytes) -> Verification:
@@ -367,7 +402,7 @@ def verify_export(lines: Iterable[str], public_key_pem: bytes) -> Verification:
             if kind == "entry":
                 rec["reasons"] = canonical_json(rec.get("reasons", []))
                 try:
-                    yield tuple(rec[f] for f in HASHED_FIELDS) + (rec["hash"],)
+                    yield (*(rec[f] for f in HASHED_FIELDS), rec["hash"])
                 except KeyError as exc:
                     raise ValidationFailed(
                         f"line {lineno}: entry lacks the field {exc.args[0]!r}", line=lineno

@@ -12,6 +12,7 @@ import random
 import shutil
 from pathlib import Path
 
+from rich.markup import escape
 from rich.panel import Panel
 
 from steward.cli.output import console, print_table
@@ -31,8 +32,16 @@ def _loans_csv(rows: int = 200, seed: int = 7) -> bytes:
     for i in range(rows):
         income = round(rng.lognormvariate(10.4, 0.4))
         loan = round(income * rng.uniform(0.2, 1.5))
-        w.writerow([f"A{i:05d}", rng.randint(19, 75), income, loan,
-                    rng.choice(["DE", "FR", "NL", "IT"]), int(loan > income * 1.2)])
+        w.writerow(
+            [
+                f"A{i:05d}",
+                rng.randint(19, 75),
+                income,
+                loan,
+                rng.choice(["DE", "FR", "NL", "IT"]),
+                int(loan > income * 1.2),
+            ]
+        )
     return buf.getvalue().encode("utf-8")
 
 
@@ -42,7 +51,15 @@ def _step(n: int, text: str) -> None:
 
 def run_demo(home: Path) -> None:
     # The demo runs on the embedded defaults: SQLite in the home, whatever the shell says.
-    os.environ.pop("STEWARD_DATABASE_URL", None)
+    saved = os.environ.pop("STEWARD_DATABASE_URL", None)
+    try:
+        _run(home)
+    finally:
+        if saved is not None:
+            os.environ["STEWARD_DATABASE_URL"] = saved
+
+
+def _run(home: Path) -> None:
     if home.exists():
         shutil.rmtree(home)
     init_home(home)
@@ -54,12 +71,16 @@ def run_demo(home: Path) -> None:
         Steward(home, user="bob") as bob,
     ):
         _step(1, "Sites (EU and US) and users, from steward.yaml")
-        print_table(admin.sites(), ["name", "provider", "region", "jurisdiction", "trust"], title="sites")
+        print_table(
+            admin.sites(), ["name", "provider", "region", "jurisdiction", "trust"], title="sites"
+        )
         print_table(admin.users(), ["name", "roles", "teams"], title="users")
 
         data = _loans_csv()
         _step(2, "alice stores EU loan applications at eu-fra (Frankfurt): allowed")
-        obj = alice.put_object(data, site="eu-fra", jurisdiction="EU", team="risk", label="loans.csv")
+        obj = alice.put_object(
+            data, site="eu-fra", jurisdiction="EU", team="risk", label="loans.csv"
+        )
         console.print(
             f"   [green]ALLOW[/green] stored {obj.size} bytes, encrypted, as {obj.digest[:16]}..."
         )
@@ -69,13 +90,21 @@ def run_demo(home: Path) -> None:
             alice.put_object(data, site="us-east", jurisdiction="EU", team="risk")
             raise SystemExit("demo failed: the residency policy did not stop EU data at us-east")
         except PolicyDenied as exc:
-            for r in exc.reasons:
-                console.print(f"   [red]DENY[/red] by policy [bold]{r.policy}[/bold]: {r.advice}")
+            for denial in exc.reasons:
+                console.print(
+                    f"   [red]DENY[/red] by policy [bold]{denial.policy}[/bold]: "
+                    + escape(denial.advice)
+                )
 
         _step(4, "bob asks whether he may approve a model he trained himself (dry run)")
-        d = bob.explain("model.approve", "model:loans-v1", attrs={"producers": "bob", "team": "risk"})
+        d = bob.explain(
+            "model.approve", "model:loans-v1", attrs={"producers": "bob", "team": "risk"}
+        )
         for r in d.reasons:
-            console.print(f"   [red]{d.decision.upper()}[/red] by policy [bold]{r.policy}[/bold]: {r.advice}")
+            console.print(
+                f"   [red]{d.decision.upper()}[/red] by policy [bold]{r.policy}[/bold]: "
+                + escape(r.advice)
+            )
 
         _step(5, "admin issues an API token for alice (shown once, stored hashed)")
         tok = admin.create_token(user="alice", name="demo", expires_in_days=7)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from rich.markup import escape
 
 from steward.cli.output import console, err_console, print_json, print_table
 from steward.config import Home, init_home
@@ -72,7 +73,9 @@ def _root(
     ] = None,
     token: Annotated[
         str | None,
-        typer.Option("--token", envvar="STEWARD_TOKEN", help="API token for --url.", show_default=False),
+        typer.Option(
+            "--token", envvar="STEWARD_TOKEN", help="API token for --url.", show_default=False
+        ),
     ] = None,
 ) -> None:
     state.home, state.user, state.url, state.token = home, user, url, token
@@ -86,7 +89,9 @@ def handle_errors(fn: F) -> F:
         try:
             return fn(*args, **kwargs)
         except StewardError as exc:
-            err_console.print(f"[bold red]error[/bold red] [{exc.code}]: {exc.message}", markup=True)
+            err_console.print(
+                f"[bold red]error[/bold red] {escape(f'[{exc.code}]')}: {escape(exc.message)}"
+            )
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper  # type: ignore[return-value]
@@ -102,7 +107,9 @@ def client() -> Steward:
 @app.command()
 @handle_errors
 def init(
-    directory: Annotated[Path | None, typer.Argument(help="Where [default: $STEWARD_HOME or ./.steward]")] = None,
+    directory: Annotated[
+        Path | None, typer.Argument(help="Where [default: $STEWARD_HOME or ./.steward]")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Rewrite steward.yaml of an existing home.")] = False,
 ) -> None:
     """Create a Steward home: steward.yaml, master key, signing key, policies folder."""
@@ -110,7 +117,7 @@ def init(
     from steward.store import Store
 
     Store(home.database_url()).dispose()
-    console.print(f"Created a Steward home at [bold]{home.root}[/bold]")
+    console.print(f"Created a Steward home at [bold]{escape(str(home.root))}[/bold]")
     console.print(f"  config:      {home.config_path}")
     console.print(f"  master key:  {home.master_key_path} (mode 0600; back it up)")
     console.print(f"  policies:    {home.policies_dir}")
@@ -130,14 +137,18 @@ def server(
     from steward.runtime import Runtime
 
     rt = Runtime.open(state.home)
-    console.print(f"Steward API on http://{host}:{port} (home {rt.home.root}, db {rt.store.safe_url})")
+    console.print(
+        f"Steward API on http://{host}:{port} (home {rt.home.root}, db {rt.store.safe_url})"
+    )
     uvicorn.run(create_app(rt), host=host, port=port, log_level="info")
 
 
 @app.command()
 @handle_errors
 def demo(
-    home: Annotated[Path, typer.Option(help="Where to create the demo home.")] = Path(".steward-demo"),
+    home: Annotated[Path, typer.Option(help="Where to create the demo home.")] = Path(
+        ".steward-demo"
+    ),
 ) -> None:
     """Run the governed lifecycle so far on a fresh home (embedded defaults)."""
     from steward.cli.demo import run_demo
@@ -174,7 +185,9 @@ def db_current() -> None:
 @config_app.command("check")
 @handle_errors
 def config_check(
-    file: Annotated[Path | None, typer.Argument(help="A steward.yaml [default: the home's]")] = None,
+    file: Annotated[
+        Path | None, typer.Argument(help="A steward.yaml [default: the home's]")
+    ] = None,
 ) -> None:
     """Validate steward.yaml; prints every problem with its key path."""
     from steward.config import load_config
@@ -194,7 +207,9 @@ def sites(as_json: JsonOpt = False) -> None:
     rows = client().sites()
     if as_json:
         return print_json(rows)
-    print_table(rows, ["name", "provider", "region", "jurisdiction", "trust", "prices"], title="sites")
+    print_table(
+        rows, ["name", "provider", "region", "jurisdiction", "trust", "prices"], title="sites"
+    )
 
 
 @app.command()
@@ -231,7 +246,9 @@ def whoami(as_json: JsonOpt = False) -> None:
 @token_app.command("create")
 @handle_errors
 def token_create(
-    user: Annotated[str | None, typer.Option("--for", help="Owner (admins only) [default: you]")] = None,
+    user: Annotated[
+        str | None, typer.Option("--for", help="Owner (admins only) [default: you]")
+    ] = None,
     name: Annotated[str, typer.Option(help="A label for the token.")] = "default",
     expires_in_days: Annotated[int, typer.Option(help="Days until it expires (1-366).")] = 90,
     as_json: JsonOpt = False,
@@ -255,7 +272,9 @@ def token_list(
     rows = client().tokens(user=user)
     if as_json:
         return print_json(rows)
-    print_table(rows, ["id", "user", "name", "created_at", "expires_at", "revoked_at"], title="tokens")
+    print_table(
+        rows, ["id", "user", "name", "created_at", "expires_at", "revoked_at"], title="tokens"
+    )
 
 
 @token_app.command("revoke")
@@ -283,12 +302,21 @@ def audit_log(
     if decision not in (None, "allow", "deny"):
         raise ValidationFailed(f"--decision: expected allow or deny; found {decision!r}")
     rows = client().audit_log(
-        actor=actor, action=action, resource=resource, decision=decision,
-        since=since, until=until, limit=limit,
+        actor=actor,
+        action=action,
+        resource=resource,
+        decision=decision,
+        since=since,
+        until=until,
+        limit=limit,
     )
     if as_json:
         return print_json(rows)
-    print_table(rows, ["seq", "ts", "actor", "action", "resource", "site", "decision"], title="ledger entries")
+    print_table(
+        rows,
+        ["seq", "ts", "actor", "action", "resource", "site", "decision"],
+        title="ledger entries",
+    )
 
 
 @audit_app.command("verify")
@@ -329,7 +357,9 @@ def audit_checkpoint(as_json: JsonOpt = False) -> None:
 @audit_app.command("export")
 @handle_errors
 def audit_export(
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="File [default: stdout]")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File [default: stdout]")
+    ] = None,
 ) -> None:
     """Export the ledger as JSON lines, verifiable with the public key alone."""
     sw = client()
@@ -365,7 +395,9 @@ def audit_verify_export(
 @policy_app.command("check")
 @handle_errors
 def policy_check(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Files or folders [default: the home's policies/]")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files or folders [default: the home's policies/]")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Validate policy files against Steward's Cedar schema (with the default pack)."""
@@ -380,9 +412,9 @@ def policy_check(
         print_json([p.to_dict() for p in problems])
     elif not problems:
         console.print(f"policies OK: {', '.join(str(t) for t in targets)} (with the default pack)")
-    for p in problems:
+    for problem in problems:
         if not as_json:
-            err_console.print(f"[red]{p}[/red]", markup=True)
+            err_console.print(f"[red]{escape(str(problem))}[/red]")
     if problems:
         raise typer.Exit(2)
 
@@ -392,9 +424,13 @@ def policy_check(
 def policy_explain(
     action: Annotated[str, typer.Argument(help="e.g. object.put, model.approve")],
     resource: Annotated[str, typer.Argument(help='e.g. object:abc or Model::"loans"')],
-    as_user: Annotated[str | None, typer.Option("--as", help="Whose request [default: you]")] = None,
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="Whose request [default: you]")
+    ] = None,
     site: Annotated[str | None, typer.Option(help="Site the action happens at.")] = None,
-    attr: Annotated[list[str] | None, typer.Option(help="Resource attribute key=value (repeatable).")] = None,
+    attr: Annotated[
+        list[str] | None, typer.Option(help="Resource attribute key=value (repeatable).")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Dry-run a decision and print the policies that decided it."""
@@ -408,12 +444,14 @@ def policy_explain(
     if as_json:
         return print_json(d)
     colour = "green" if d.decision == "allow" else "red"
-    console.print(f"[bold {colour}]{d.decision.upper()}[/bold {colour}]: {d.principal} {d.action} {d.resource}"
-                  + (f" at {site}" if site else ""))
+    console.print(
+        f"[bold {colour}]{d.decision.upper()}[/bold {colour}]: "
+        f"{d.principal} {d.action} {d.resource}" + (f" at {site}" if site else "")
+    )
     if not d.reasons:
         console.print("  no policy matched: denied by default")
     for r in d.reasons:
-        console.print(f"  {r.effect} [{r.policy}] {r.advice}")
+        console.print(f"  {r.effect} {escape(f'[{r.policy}]')} {escape(r.advice)}")
 
 
 @policy_app.command("show-pack")
@@ -422,7 +460,7 @@ def policy_show_pack() -> None:
     from steward.policy.engine import load_pack
 
     for src in load_pack():
-        console.print(f"[bold]// {src.name}[/bold]")
+        console.print(f"[bold]// {escape(src.name)}[/bold]")
         console.print(src.text, markup=False)
 
 
@@ -470,7 +508,11 @@ def object_list(
     rows = client().objects(site=site)
     if as_json:
         return print_json(rows)
-    print_table(rows, ["site", "digest", "size", "jurisdiction", "team", "label", "created_by"], title="objects")
+    print_table(
+        rows,
+        ["site", "digest", "size", "jurisdiction", "team", "label", "created_by"],
+        title="objects",
+    )
 
 
 def main() -> None:

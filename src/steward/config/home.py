@@ -207,8 +207,9 @@ def init_home(
             home=str(home.root),
         )
     text = config_text if config_text is not None else DEFAULT_CONFIG
-    from steward.config.model import parse_config
     import yaml
+
+    from steward.config.model import parse_config
 
     parse_config(yaml.safe_load(text), path=str(home.config_path))  # never write a bad file
     home.root.mkdir(parents=True, exist_ok=True)

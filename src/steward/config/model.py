@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -49,7 +49,7 @@ class Prices(_Strict):
     cpu_hour: float = Field(0.0, ge=0)
     gpu_hour: float = Field(0.0, ge=0)
     storage_gb_month: float = Field(0.0, ge=0)
-    egress_gb: dict[str, float] = Field(
+    egress_gb: dict[str, Annotated[float, Field(ge=0)]] = Field(
         default_factory=dict,
         description="price per GB leaving this site, by destination site name or 'internet'",
     )
@@ -143,6 +143,22 @@ def _describe(value: Any) -> str:
     return repr(value)
 
 
+def _model_at(loc: tuple[int | str, ...]) -> type[BaseModel] | None:
+    """The model class found at ``loc`` inside :class:`StewardConfig`, if any."""
+    node: Any = StewardConfig
+    for part in loc:
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            field = node.model_fields.get(str(part))
+            if field is None:
+                return None
+            node = field.annotation
+        elif get_origin(node) in (dict, list) and get_args(node):
+            node = get_args(node)[-1]
+        else:
+            return None
+    return node if isinstance(node, type) and issubclass(node, BaseModel) else None
+
+
 def _format_errors(exc: ValidationError) -> list[str]:
     problems: list[str] = []
     for err in exc.errors():
@@ -159,7 +175,12 @@ def _format_errors(exc: ValidationError) -> list[str]:
             expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")
             problems.append(f"{path}: expected one of {expected}; found {found}")
         elif kind == "extra_forbidden":
-            problems.append(f"{path}: unexpected key; remove it or check its spelling")
+            model = _model_at(err["loc"][:-1])
+            known = ", ".join(model.model_fields) if model else "a known key"
+            problems.append(
+                f"{path}: expected one of {known}; found unexpected key {err['loc'][-1]!r} "
+                "(remove it or check its spelling)"
+            )
         elif kind == "missing":
             problems.append(f"{path}: required key is missing")
         else:

@@ -122,7 +122,9 @@ class GovernanceService:
         return self._site_info(name, site)
 
     # -- audit -----------------------------------------------------------------------
-    def audit_log(self, principal: Principal, flt: LedgerFilter | None = None) -> list[AuditEntryInfo]:
+    def audit_log(
+        self, principal: Principal, flt: LedgerFilter | None = None
+    ) -> list[AuditEntryInfo]:
         self.rt.door.check(principal, Action("audit.read", LEDGER))
         return [
             AuditEntryInfo(
@@ -214,4 +216,10 @@ class GovernanceService:
         return check_policy_files(sources)
 
 
-_SITE_ACTIONS = {"object.put", "object.read", "dataset.register", "model.train", "deployment.create"}
+_SITE_ACTIONS = {
+    "object.put",
+    "object.read",
+    "dataset.register",
+    "model.train",
+    "deployment.create",
+}

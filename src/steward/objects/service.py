@@ -106,9 +106,7 @@ class ObjectService:
 
         def do(session: Session) -> ObjectInfo:
             existing = session.execute(
-                select(StoredObject).where(
-                    StoredObject.site == site, StoredObject.digest == digest
-                )
+                select(StoredObject).where(StoredObject.site == site, StoredObject.digest == digest)
             ).scalar_one_or_none()
             if existing is not None:
                 return _info(existing)
@@ -138,9 +136,7 @@ class ObjectService:
         self.rt.config.site(site)
         with self.rt.store.transaction() as s:
             row = s.execute(
-                select(StoredObject).where(
-                    StoredObject.site == site, StoredObject.digest == digest
-                )
+                select(StoredObject).where(StoredObject.site == site, StoredObject.digest == digest)
             ).scalar_one_or_none()
         if row is None:
             raise NotFound(f"object {site}/{digest} not found", site=site, digest=digest)

@@ -53,12 +53,14 @@ def load_pack() -> list[PolicySource]:
 def split_statements(text: str) -> list[tuple[int, str]]:
     """Split Cedar text into policy statements, each with the line it starts on.
 
-    Cedar policies end at a ``;`` outside strings and comments; comments and blank
-    lines before a statement do not move its start line past its first token.
+    Cedar policies end at a ``;`` outside strings and comments. Each statement's text
+    starts at its first token (comments and blank lines before it are dropped), so a
+    position inside the text maps to ``line + text.count("\n", 0, position)``.
     """
     out: list[tuple[int, str]] = []
-    start = 0
+    start: int | None = None
     start_line: int | None = None
+    prev_end = 0
     line = 1
     i, n = 0, len(text)
     in_str = False
@@ -76,17 +78,20 @@ def split_statements(text: str) -> list[tuple[int, str]]:
             continue
         elif c == '"':
             in_str = True
-            start_line = start_line or line
+            if start is None:
+                start, start_line = i, line
         elif c == ";":
+            if start is None:
+                start, start_line = i, line
             out.append((start_line or line, text[start : i + 1]))
-            start = i + 1
-            start_line = None
-        elif not c.isspace():
-            start_line = start_line or line
+            prev_end = i + 1
+            start, start_line = None, None
+        elif not c.isspace() and start is None:
+            start, start_line = i, line
         if c == "\n":
             line += 1
         i += 1
-    if text[start:].strip() and start_line is not None:
+    if start is not None and start_line is not None and text[prev_end:].strip():
         out.append((start_line, text[start:]))
     return out
 
@@ -112,10 +117,7 @@ def _error_line(stmt_line: int, stmt: str, message: str) -> int:
     if m:
         pos = stmt.find(m.group(1))
         if pos >= 0:
-            # stmt includes any leading blank lines/comments; count from its first token.
-            lead = len(stmt) - len(stmt.lstrip())
-            first = stmt.count("\n", 0, lead)
-            return stmt_line + stmt.count("\n", 0, pos) - first
+            return stmt_line + stmt.count("\n", 0, pos)
     return stmt_line
 
 
@@ -316,19 +318,38 @@ class PolicyEngine:
     def decide_many(
         self, requests: Iterable[tuple[Principal, str, Resource, dict[str, Any]]]
     ) -> list[Decision]:
-        """Decide several requests in one Cedar call (entities merged)."""
+        """Decide several requests in as few Cedar calls as possible (entities merged).
+
+        One call shares one entity list, so requests that describe the same entity
+        differently (one resource id, different attributes) go to separate calls;
+        otherwise the first description would silently decide the others.
+        """
         reqs = list(requests)
-        cedar_reqs: list[dict[str, Any]] = []
-        merged: dict[tuple[str, str], dict[str, Any]] = {}
-        for principal, action, resource, ctx in reqs:
-            request, entities = self._request(principal, action, resource, ctx)
-            cedar_reqs.append(request)
-            for e in entities:
-                merged.setdefault((e["uid"]["type"], e["uid"]["id"]), e)
-        results = cedarpy.is_authorized_batch(
-            cedar_reqs, self._policies, list(merged.values()), self._schema
-        )
+        built = [self._request(p, a, r, c) for p, a, r, c in reqs]
+        groups: list[tuple[list[int], dict[tuple[str, str], dict[str, Any]]]] = []
+        for i, (_, entities) in enumerate(built):
+            uids = [(e["uid"]["type"], e["uid"]["id"]) for e in entities]
+            group = next(
+                (
+                    g
+                    for g in groups
+                    if all(g[1].get(u, e) == e for u, e in zip(uids, entities, strict=True))
+                ),
+                None,
+            )
+            if group is None:
+                group = ([], {})
+                groups.append(group)
+            group[0].append(i)
+            for u, e in zip(uids, entities, strict=True):
+                group[1].setdefault(u, e)
+        results: list[Any] = [None] * len(reqs)
+        for members, merged in groups:
+            batch = cedarpy.is_authorized_batch(
+                [built[i][0] for i in members], self._policies, list(merged.values()), self._schema
+            )
+            for i, res in zip(members, batch, strict=True):
+                results[i] = res
         return [
-            self._decision(res, p, a, r, c)
-            for res, (p, a, r, c) in zip(results, reqs, strict=True)
+            self._decision(res, p, a, r, c) for res, (p, a, r, c) in zip(results, reqs, strict=True)
         ]

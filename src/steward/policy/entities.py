@@ -144,8 +144,7 @@ def parse_resource(text: str, attrs: dict[str, str] | None = None) -> Resource:
         kind = kinds.get(key)
         if kind is None:
             raise ValidationFailed(
-                f"attribute {key!r}: {type_} has "
-                f"{', '.join(sorted(kinds)) or 'no attributes'}",
+                f"attribute {key!r}: {type_} has {', '.join(sorted(kinds)) or 'no attributes'}",
                 parameter="attr",
             )
         if kind == "Bool":

@@ -5,8 +5,8 @@ is set. Writes are only accepted inside a governed action (see :mod:`steward.doo
 the write guard raises :class:`~steward.errors.BypassError` otherwise.
 """
 
-from steward.store.guard import governed_writes, writes_open
 from steward.store.engine import Store
+from steward.store.guard import governed_writes, writes_open
 from steward.store.tables import (
     ApiToken,
     AuditCheckpoint,

@@ -2,22 +2,40 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import DataError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from steward.errors import BypassError, ConfigError
+from steward.errors import BypassError, ConfigError, ValidationFailed
 from steward.store.guard import governed_writes, writes_open
 
 __all__ = ["Store"]
 
 _MIGRATIONS = Path(__file__).parent / "migrations"
-_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "UPSERT")
+_WRITE_VERBS = ("INSERT", "UPDATE", "DELETE", "REPLACE", "UPSERT", "MERGE", "TRUNCATE")
+# What may come before a statement's verb: white space, comments, opening parentheses.
+_PREAMBLE = re.compile(r"(?:\s+|\(|--[^\n]*|/\*.*?\*/)*", re.DOTALL)
+# A write in or after a WITH clause; SELECT ... FOR [NO KEY] UPDATE is a read.
+_WITH_WRITE = re.compile(r"\b(?:INSERT|DELETE|MERGE)\b|(?<!FOR )(?<!KEY )\bUPDATE\b", re.IGNORECASE)
+
+
+def _is_write(statement: str, context: Any) -> bool:
+    # Compiled Core/ORM statements say what they are, whatever SQL they render to
+    # (an UPDATE with a CTE renders as "WITH ... UPDATE").
+    if context is not None and (context.isinsert or context.isupdate or context.isdelete):
+        return True
+    preamble = _PREAMBLE.match(statement)
+    body = statement[preamble.end() :] if preamble else statement
+    verb = body[:8].upper()
+    if verb.startswith(_WRITE_VERBS):
+        return True
+    return verb.startswith("WITH") and _WITH_WRITE.search(body) is not None
 
 
 def _normalise_url(url: str) -> str:
@@ -75,8 +93,7 @@ class Store:
     def _guard(
         conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool
     ) -> None:
-        verb = statement.lstrip()[:7].upper()
-        if verb.startswith(_WRITE_VERBS) and writes_open() is None:
+        if writes_open() is None and _is_write(statement, context):
             raise BypassError(
                 "a write reached the metadata store outside a governed action; "
                 "route it through Door.run",
@@ -127,6 +144,13 @@ class Store:
         try:
             yield session
             session.commit()
+        except DataError as exc:
+            # Values the database cannot hold (e.g. NUL in PostgreSQL text) are bad input.
+            session.rollback()
+            raise ValidationFailed(
+                f"a value was refused by the database: {str(exc.orig).splitlines()[0]}",
+                reason=str(exc.orig).splitlines()[0],
+            ) from exc
         except BaseException:
             session.rollback()
             raise

@@ -1,0 +1,359 @@
+"""Steward benchmarks: ledger appends, ledger verification, policy decisions, the door.
+
+Run with ``make bench`` (``.venv/bin/python bench/run.py --output docs/benchmarks.md``).
+Every measurement runs on a fresh home on SQLite and on a throw-away PostgreSQL
+database, and the results are written as Markdown to ``--output``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from sqlalchemy import event
+
+from backends import DEFAULT_PG_ADMIN_URL, pg_problem, pg_settings, runtime_on
+from machine import load_average, machine_facts
+from report import render
+from stats import Sample, VerifyResult, measure, time_once
+from steward.audit import EntryDraft, canonical_json, sha256_hex
+from steward.door import Action
+from steward.policy import Decision, Principal, Resource
+from steward.runtime import Runtime
+from steward.store import Store, governed_writes
+
+ALICE = Principal("alice")
+SITE = "eu-fra"
+BATCH = 100
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much work each measurement does; ``quick`` scales everything down."""
+
+    repeats: int = 3
+    policy_single: int = 2000
+    policy_single_warmup: int = 200
+    policy_batches: int = 30
+    append_single: int = 1000
+    append_single_warmup: int = 100
+    append_batches: int = 30
+    door_calls: dict[str, int] = field(default_factory=lambda: {"sqlite": 1500, "postgresql": 500})
+    door_warmup: int = 100
+    verify_entries: int = 100_000
+    verify_load_batch: int = 1000
+    verify_repeats: int = 5
+
+    @classmethod
+    def quick(cls) -> Sizes:
+        return cls(
+            repeats=2,
+            policy_single=200,
+            policy_single_warmup=20,
+            policy_batches=3,
+            append_single=100,
+            append_single_warmup=10,
+            append_batches=3,
+            door_calls={"sqlite": 150, "postgresql": 50},
+            door_warmup=10,
+            verify_entries=10_000,
+            verify_repeats=2,
+        )
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# -- realistic inputs ----------------------------------------------------------------------
+def digest(i: int) -> str:
+    return hashlib.sha256(f"bench-object-{i}".encode()).hexdigest()
+
+
+def eu_object(i: int) -> Resource:
+    """The object ObjectService.put governs: EU personal data owned by team risk."""
+    return Resource(
+        "Object", digest(i), {"jurisdiction": "EU", "anonymised": False, "team": "risk"}
+    )
+
+
+def put_action(i: int) -> Action:
+    """``object.put`` of EU data at eu-fra, with the payload ObjectService.put hashes."""
+    d = digest(i)
+    return Action(
+        "object.put",
+        eu_object(i),
+        site=SITE,
+        payload={"digest": d, "jurisdiction": "EU", "anonymised": False, "team": "risk"},
+    )
+
+
+def draft_for(i: int, decision: Decision) -> EntryDraft:
+    """The entry the door records for ``put_action(i)`` (same fields, same sizes)."""
+    action = put_action(i)
+    return EntryDraft(
+        actor=ALICE.name,
+        action=action.name,
+        resource=str(action.resource),
+        site=action.site,
+        decision="allow" if decision.allowed else "deny",
+        reasons=[r.to_dict() for r in decision.reasons],
+        payload_hash=sha256_hex(canonical_json(action.payload)),
+    )
+
+
+def request(i: int) -> tuple[Principal, str, Resource, dict[str, Any]]:
+    return ALICE, "object.put", eu_object(i), {"site": SITE}
+
+
+def _expect_allowed(decisions: list[Decision]) -> None:
+    denied = [d for d in decisions if not d.allowed]
+    if denied:
+        raise RuntimeError(f"benchmark request was denied, expected allow: {denied[0]}")
+
+
+# -- 3. policy -----------------------------------------------------------------------------
+def bench_policy(rt: Runtime, sz: Sizes) -> dict[str, Sample]:
+    policy = rt.policy
+    _expect_allowed([policy.decide(*request(0))])
+    _expect_allowed(policy.decide_many(request(i) for i in range(BATCH)))
+
+    def single(i: int) -> None:
+        policy.decide(*request(i))
+
+    batches = [[request(b * BATCH + j) for j in range(BATCH)] for b in range(50)]
+
+    def batched(i: int) -> None:
+        policy.decide_many(batches[i % len(batches)])
+
+    return {
+        "single": measure(
+            single,
+            calls=sz.policy_single,
+            repeats=sz.repeats,
+            warmup=sz.policy_single_warmup,
+        ),
+        "batched": measure(
+            batched,
+            calls=sz.policy_batches,
+            repeats=sz.repeats,
+            warmup=3,
+            items_per_call=BATCH,
+        ),
+    }
+
+
+# -- 1. ledger appends ---------------------------------------------------------------------
+def bench_appends(rt: Runtime, sz: Sizes) -> dict[str, Sample]:
+    store, ledger = rt.store, rt.ledger
+    decision = rt.policy.decide(*request(0))
+    pool = [draft_for(i, decision) for i in range(1000)]
+
+    def single(i: int) -> None:
+        with governed_writes("bench.append"), store.transaction(write=True) as s:
+            ledger.append(s, pool[i % len(pool)])
+
+    def batched(i: int) -> None:
+        start = (i * BATCH) % len(pool)
+        drafts = pool[start : start + BATCH]
+        with governed_writes("bench.append_many"), store.transaction(write=True) as s:
+            ledger.append_many(s, drafts)
+
+    return {
+        "single": measure(
+            single,
+            calls=sz.append_single,
+            repeats=sz.repeats,
+            warmup=sz.append_single_warmup,
+        ),
+        "batched": measure(
+            batched,
+            calls=sz.append_batches,
+            repeats=sz.repeats,
+            warmup=3,
+            items_per_call=BATCH,
+        ),
+    }
+
+
+# -- 4. the door -----------------------------------------------------------------------------
+def _merge(into: Sample | None, part: Sample) -> Sample:
+    if into is None:
+        return part
+    into.latencies += part.latencies
+    into.rates += part.rates
+    return into
+
+
+def bench_door(rt: Runtime, sz: Sizes, calls: int) -> dict[str, Sample]:
+    """Door.run with a no-op ``do`` against a bare write transaction with the same no-op.
+
+    The three variants are interleaved repeat by repeat so that drift in the machine's
+    load hits them alike.
+    """
+    store, door, policy = rt.store, rt.door, rt.policy
+    actions = [put_action(i) for i in range(1000)]
+
+    def noop(_session: object) -> None:
+        return None
+
+    def bare(i: int) -> None:
+        with governed_writes("object.put"), store.transaction(write=True) as s:
+            noop(s)
+
+    def decide(i: int) -> None:
+        a = actions[i % len(actions)]
+        policy.decide(ALICE, a.name, a.resource, a.cedar_context())
+
+    def run(i: int) -> None:
+        door.run(ALICE, actions[i % len(actions)], noop)
+
+    variants = {"bare": bare, "decide": decide, "door": run}
+    out: dict[str, Sample | None] = dict.fromkeys(variants)
+    for r in range(sz.repeats):
+        for name, fn in variants.items():
+            part = measure(fn, calls=calls, repeats=1, warmup=sz.door_warmup if r == 0 else 0)
+            out[name] = _merge(out[name], part)
+    if store.dialect == "sqlite":
+        # Diagnostic, not Steward's configuration: the same Door.run with SQLite's WAL
+        # auto-checkpoint off, to show how much of the tail the checkpoints cause (they
+        # run inside whichever commit crosses the WAL threshold).
+        with _sqlite_autocheckpoint_off(store):
+            out["door_no_ckpt"] = measure(
+                run, calls=calls, repeats=sz.repeats, warmup=sz.door_warmup
+            )
+    return {k: v for k, v in out.items() if v is not None}
+
+
+@contextmanager
+def _sqlite_autocheckpoint_off(store: Store) -> Iterator[None]:
+    def off(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+
+    store.engine.dispose()
+    event.listen(store.engine, "connect", off)
+    try:
+        yield
+    finally:
+        event.remove(store.engine, "connect", off)
+        store.engine.dispose()
+        with store.engine.connect() as c:
+            c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+# -- 2. verify -------------------------------------------------------------------------------
+def bench_verify(rt: Runtime, sz: Sizes) -> VerifyResult:
+    """Top the ledger up to ``verify_entries`` with append_many, checkpoint, then verify."""
+    store, ledger = rt.store, rt.ledger
+    decision = rt.policy.decide(*request(0))
+    pool = [draft_for(i, decision) for i in range(sz.verify_load_batch)]
+    have, _ = ledger.head()
+    todo = max(0, sz.verify_entries - have)
+
+    def load() -> None:
+        left = todo
+        while left > 0:
+            n = min(left, sz.verify_load_batch)
+            with governed_writes("bench.load"), store.transaction(write=True) as s:
+                ledger.append_many(s, pool[:n])
+            left -= n
+
+    load_seconds, _ = time_once(load)
+    with governed_writes("audit.checkpoint"), store.transaction(write=True) as s:
+        ledger.checkpoint(s, rt.home.signing_key())
+    public_key = serialization.load_pem_public_key(rt.home.public_key_pem())
+    assert isinstance(public_key, Ed25519PublicKey)
+
+    ledger.verify(public_key)  # warm-up: page cache, connection, statement cache
+    runs = [time_once(lambda: ledger.verify(public_key)) for _ in range(sz.verify_repeats)]
+    result = runs[-1][1]
+    return VerifyResult(
+        entries=result.entries,
+        loaded=todo,
+        load_seconds=load_seconds,
+        checkpoints=result.checkpoints,
+        times=[seconds for seconds, _ in runs],
+        ok=all(v.ok for _, v in runs),
+        problem=next((v.problem.message for _, v in runs if v.problem), None),
+    )
+
+
+# -- driver ----------------------------------------------------------------------------------
+def bench_backend(backend: str, sz: Sizes, pg_url: str) -> dict[str, Any]:
+    results: dict[str, Any] = {}
+    with runtime_on(backend, pg_url) as rt:
+        log(f"[{backend}] policy decisions")
+        results["policy"] = bench_policy(rt, sz)
+        log(f"[{backend}] ledger appends")
+        results["appends"] = bench_appends(rt, sz)
+        log(f"[{backend}] door overhead")
+        results["door"] = bench_door(rt, sz, sz.door_calls[backend])
+        log(f"[{backend}] verify {sz.verify_entries:,} entries")
+        results["verify"] = bench_verify(rt, sz)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, help="write the Markdown report here")
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("STEWARD_BENCH_POSTGRES_URL", DEFAULT_PG_ADMIN_URL),
+        help="admin URL of the PostgreSQL server (a throw-away database is created on it)",
+    )
+    parser.add_argument("--skip-postgres", action="store_true", help="measure SQLite only")
+    parser.add_argument("--quick", action="store_true", help="a small smoke run (not for docs)")
+    args = parser.parse_args(argv)
+    sz = Sizes.quick() if args.quick else Sizes()
+
+    started = datetime.now(UTC)
+    t0 = time.perf_counter()
+    meta: dict[str, Any] = {
+        "date": started.strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine_facts(),
+        "load_before": load_average(),
+        "quick": args.quick,
+        "sizes": sz,
+    }
+    results: dict[str, dict[str, Any]] = {}
+    skipped: dict[str, str] = {}
+
+    log("[sqlite] fresh home")
+    results["sqlite"] = bench_backend("sqlite", sz, args.postgres_url)
+
+    problem = (
+        "skipped with --skip-postgres" if args.skip_postgres else pg_problem(args.postgres_url)
+    )
+    if problem is None:
+        meta["postgres"] = pg_settings(args.postgres_url)
+        log("[postgresql] throw-away database")
+        results["postgresql"] = bench_backend("postgresql", sz, args.postgres_url)
+    else:
+        skipped["postgresql"] = problem
+        log(f"[postgresql] NOT MEASURED: {problem}")
+
+    meta["load_after"] = load_average()
+    meta["duration"] = time.perf_counter() - t0
+    text = render(meta, results, skipped)
+    if args.output:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(text, encoding="utf-8")
+        log(f"wrote {args.output} ({meta['duration']:.0f} s)")
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Nothing changes state except through the one door.
+
+Walks every mutating API route and every public SDK method, calls each with an
+example, and compares the whole state (every table but the ledger's, and every file
+under the sites' roots) before and after: a call that changed state must have added
+exactly one *allowed* ledger entry for the action it claims. A new route or SDK method
+without an example here fails the walk, so nothing new can slip past it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from steward import Steward
+from steward.api import MUTATING_ROUTES, READ_ONLY_ROUTES, create_app
+from steward.audit import LedgerFilter
+from steward.config import Home
+from steward.identity import IdentityService
+from steward.policy import Principal
+from steward.runtime import Runtime
+from steward.store import Base
+
+LEDGER_TABLES = {"audit_entries", "audit_head"}
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def state_of(rt: Runtime) -> str:
+    """A digest of every non-ledger table and every object file."""
+    h = hashlib.sha256()
+    with rt.store.transaction() as s:
+        for table in Base.metadata.sorted_tables:
+            if table.name in LEDGER_TABLES:
+                continue
+            rows = s.execute(select(table)).all()
+            h.update(table.name.encode())
+            for row in sorted(repr(tuple(r)) for r in rows):
+                h.update(row.encode())
+    for path in sorted(rt.home.sites_dir.rglob("*")):
+        if path.is_file():
+            h.update(str(path.relative_to(rt.home.root)).encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def ledger_after(rt: Runtime, seq: int) -> list[tuple[str, str]]:
+    return [(e.action, e.decision) for e in rt.ledger.entries(LedgerFilter(after_seq=seq))]
+
+
+def test_every_mutating_route_is_declared(rt: Runtime) -> None:
+    app = create_app(rt)
+    found = {
+        (method, route.path)  # type: ignore[attr-defined]
+        for route in app.routes
+        for method in getattr(route, "methods", set()) or set()
+        if method in WRITE_METHODS
+    }
+    assert found == set(MUTATING_ROUTES) | READ_ONLY_ROUTES
+
+
+def _route_examples(client: TestClient, rt: Runtime) -> dict[tuple[str, str], Callable[[], Any]]:
+    def revoke() -> Any:
+        tok = client.post("/v1/tokens", json={"name": "to-revoke"}).json()
+        return lambda: client.delete(f"/v1/tokens/{tok['id']}")
+
+    return {
+        ("POST", "/v1/tokens"): lambda: lambda: client.post("/v1/tokens", json={"name": "x"}),
+        ("DELETE", "/v1/tokens/{token_id}"): revoke,
+        ("POST", "/v1/audit/checkpoints"): lambda: lambda: client.post("/v1/audit/checkpoints"),
+        ("POST", "/v1/objects"): lambda: (
+            lambda: client.post(
+                "/v1/objects",
+                params={"site": "eu-fra", "jurisdiction": "EU"},
+                content=b"a,b\n1,2\n",
+                headers={"content-type": "application/octet-stream"},
+            )
+        ),
+        ("POST", "/v1/policy/explain"): lambda: (
+            lambda: client.post(
+                "/v1/policy/explain",
+                json={"as_user": "bob", "action": "model.approve", "resource": "model:m"},
+            )
+        ),
+    }
+
+
+def test_every_mutating_route_goes_through_the_door(rt: Runtime) -> None:
+    token = IdentityService(rt).create_token(Principal("admin")).token
+    client = TestClient(create_app(rt), headers={"Authorization": f"Bearer {token}"})
+    examples = _route_examples(client, rt)
+    missing = (set(MUTATING_ROUTES) | READ_ONLY_ROUTES) - set(examples)
+    assert not missing, f"add an example call for {missing}"
+    for key, prepare in examples.items():
+        call = prepare()  # set-up (e.g. a token to revoke) is not part of the check
+        before_state, (before_seq, _) = state_of(rt), rt.ledger.head()
+        resp = call()
+        assert resp.status_code < 400, (key, resp.json())
+        changed = state_of(rt) != before_state
+        new = ledger_after(rt, before_seq)
+        if key in READ_ONLY_ROUTES:
+            assert not changed and new == [], key
+        else:
+            assert changed, f"{key} claims to mutate but changed nothing"
+            assert new == [(MUTATING_ROUTES[key], "allow")], (key, new)
+
+
+# Example arguments for every public SDK method; `None` marks a pure read.
+def _sdk_examples(sw: Steward, tmp: Path) -> dict[str, tuple[str | None, Callable[[], Any]]]:
+    obj = sw.put_object(b"seed", site="eu-fra", jurisdiction="EU")
+    victim = sw.create_token(name="victim")
+    return {
+        "me": (None, sw.me),
+        "users": (None, sw.users),
+        "teams": (None, sw.teams),
+        "sites": (None, sw.sites),
+        "site": (None, lambda: sw.site("eu-fra")),
+        "create_token": ("token.create", lambda: sw.create_token(name="walk")),
+        "tokens": (None, sw.tokens),
+        "revoke_token": ("token.revoke", lambda: sw.revoke_token(victim.id)),
+        "audit_log": (None, sw.audit_log),
+        "verify_audit": (None, sw.verify_audit),
+        "checkpoint_audit": ("audit.checkpoint", sw.checkpoint_audit),
+        "checkpoints": (None, sw.checkpoints),
+        "audit_public_key": (None, sw.audit_public_key),
+        "export_audit": (None, lambda: sw.export_audit(io.StringIO())),
+        "explain": (None, lambda: sw.explain("object.put", "object:x", site="eu-fra")),
+        "put_object": (
+            "object.put",
+            lambda: sw.put_object(b"walk", site="eu-fra", jurisdiction="EU"),
+        ),
+        "get_object": (None, lambda: sw.get_object("eu-fra", obj.digest)),
+        "object_info": (None, lambda: sw.object_info("eu-fra", obj.digest)),
+        "objects": (None, sw.objects),
+        "close": (None, lambda: None),  # lifecycle, checked by every other test
+    }
+
+
+def test_every_sdk_method_goes_through_the_door(home: Home, tmp_path: Path) -> None:
+    with Steward(home, user="admin") as sw:
+        rt = sw.runtime
+        examples = _sdk_examples(sw, tmp_path)
+        public = {
+            name
+            for name, member in inspect.getmembers(Steward)
+            if not name.startswith("_") and inspect.isfunction(member)
+        }
+        assert public == set(examples), f"methods without an example: {public ^ set(examples)}"
+        for name, (action, call) in examples.items():
+            if name == "close":
+                continue
+            before_state, (before_seq, _) = state_of(rt), rt.ledger.head()
+            call()
+            changed = state_of(rt) != before_state
+            new = ledger_after(rt, before_seq)
+            if action is None:
+                assert not changed and new == [], f"{name} changed state: {new}"
+            else:
+                assert changed, f"{name} claims to mutate but changed nothing"
+                assert new == [(action, "allow")], (name, new)
+
+
+@pytest.mark.parametrize("user", ["bob"])
+def test_denied_mutations_change_nothing_but_the_ledger(home: Home, user: str) -> None:
+    with Steward(home, user=user) as sw:
+        rt = sw.runtime
+        before_state, (before_seq, _) = state_of(rt), rt.ledger.head()
+        with pytest.raises(Exception) as info:
+            sw.put_object(b"x", site="eu-fra", jurisdiction="EU")
+        assert getattr(info.value, "code", None) == "policy_denied"
+        assert state_of(rt) == before_state
+        assert ledger_after(rt, before_seq) == [("object.put", "deny")]
