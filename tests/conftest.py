@@ -65,7 +65,9 @@ def _truncate(url: str) -> None:
         tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
         if tables and c.dialect.has_table(c, "audit_head"):
             c.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
-            c.execute(text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"), {"h": "0" * 64})
+            c.execute(
+                text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :h)"), {"h": "0" * 64}
+            )
     eng.dispose()
 
 
