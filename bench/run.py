@@ -27,7 +27,7 @@ from backends import DEFAULT_PG_ADMIN_URL, pg_problem, pg_settings, runtime_on
 from machine import load_average, machine_facts
 from report import render
 from stats import Sample, VerifyResult, measure, time_once
-from steward.audit import EntryDraft, canonical_json, sha256_hex
+from steward.audit import EntryDraft
 from steward.door import Action
 from steward.policy import Decision, Principal, Resource
 from steward.runtime import Runtime
@@ -99,18 +99,9 @@ def put_action(i: int) -> Action:
     )
 
 
-def draft_for(i: int, decision: Decision) -> EntryDraft:
-    """The entry the door records for ``put_action(i)`` (same fields, same sizes)."""
-    action = put_action(i)
-    return EntryDraft(
-        actor=ALICE.name,
-        action=action.name,
-        resource=str(action.resource),
-        site=action.site,
-        decision="allow" if decision.allowed else "deny",
-        reasons=[r.to_dict() for r in decision.reasons],
-        payload_hash=sha256_hex(canonical_json(action.payload)),
-    )
+def draft_for(rt: Runtime, i: int, decision: Decision) -> EntryDraft:
+    """The entry the door records for ``put_action(i)``."""
+    return rt.door.draft(ALICE, put_action(i), decision)
 
 
 def request(i: int) -> tuple[Principal, str, Resource, dict[str, Any]]:
@@ -158,7 +149,7 @@ def bench_policy(rt: Runtime, sz: Sizes) -> dict[str, Sample]:
 def bench_appends(rt: Runtime, sz: Sizes) -> dict[str, Sample]:
     store, ledger = rt.store, rt.ledger
     decision = rt.policy.decide(*request(0))
-    pool = [draft_for(i, decision) for i in range(1000)]
+    pool = [draft_for(rt, i, decision) for i in range(1000)]
 
     def single(i: int) -> None:
         with governed_writes("bench.append"), store.transaction(write=True) as s:
@@ -257,7 +248,7 @@ def bench_verify(rt: Runtime, sz: Sizes) -> VerifyResult:
     """Top the ledger up to ``verify_entries`` with append_many, checkpoint, then verify."""
     store, ledger = rt.store, rt.ledger
     decision = rt.policy.decide(*request(0))
-    pool = [draft_for(i, decision) for i in range(sz.verify_load_batch)]
+    pool = [draft_for(rt, i, decision) for i in range(sz.verify_load_batch)]
     have, _ = ledger.head()
     todo = max(0, sz.verify_entries - have)
 

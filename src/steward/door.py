@@ -56,7 +56,8 @@ class Door:
     def decide(self, principal: Principal, action: Action) -> Decision:
         return self.policy.decide(principal, action.name, action.resource, action.cedar_context())
 
-    def _draft(self, principal: Principal, action: Action, decision: Decision) -> EntryDraft:
+    def draft(self, principal: Principal, action: Action, decision: Decision) -> EntryDraft:
+        """The ledger entry this door records for ``action`` decided as ``decision``."""
         return EntryDraft(
             actor=principal.name,
             action=action.name,
@@ -69,7 +70,7 @@ class Door:
 
     def _deny(self, principal: Principal, action: Action, decision: Decision) -> PolicyDenied:
         with governed_writes("audit.deny"), self.store.transaction(write=True) as s:
-            self.ledger.append(s, self._draft(principal, action, decision))
+            self.ledger.append(s, self.draft(principal, action, decision))
         return PolicyDenied(
             principal=principal.name,
             action=action.name,
@@ -91,5 +92,5 @@ class Door:
             raise self._deny(principal, action, decision)
         with governed_writes(action.name), self.store.transaction(write=True) as session:
             result = do(session)
-            self.ledger.append(session, self._draft(principal, action, decision))
+            self.ledger.append(session, self.draft(principal, action, decision))
         return result
