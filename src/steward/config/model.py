@@ -16,6 +16,7 @@ __all__ = [
     "PROVIDERS",
     "ROLES",
     "Prices",
+    "Privacy",
     "Site",
     "StewardConfig",
     "Team",
@@ -76,6 +77,17 @@ class User(_Strict):
     display_name: str | None = None
 
 
+class Privacy(_Strict):
+    """Thresholds for anonymisation (no hidden defaults: these are the documented ones)."""
+
+    k_anonymity_min: int = Field(
+        5, ge=2, description="k a masked version needs to count as anonymised"
+    )
+    sample_rows: int = Field(
+        1000, ge=50, le=100_000, description="values per column sampled for classification"
+    )
+
+
 class StewardConfig(_Strict):
     """The whole of ``steward.yaml``."""
 
@@ -84,6 +96,7 @@ class StewardConfig(_Strict):
     sites: dict[str, Site] = Field(min_length=1)
     teams: dict[str, Team] = Field(default_factory=dict)
     users: dict[str, User] = Field(min_length=1)
+    privacy: Privacy = Field(default_factory=lambda: Privacy())
 
     @model_validator(mode="after")
     def _cross_references(self) -> StewardConfig:

@@ -193,6 +193,8 @@ class GovernanceService:
         if site is not None:
             self.rt.config.site(site)
             ctx["site"] = site
+            if action in ("dataset.read", "dataset.copy", "dataset.mask"):
+                ctx["purpose"] = ""
         elif action in _SITE_ACTIONS:
             raise ValidationFailed(
                 f"{action} is decided per site: pass --site (one of "
@@ -220,6 +222,9 @@ _SITE_ACTIONS = {
     "object.put",
     "object.read",
     "dataset.register",
+    "dataset.read",
+    "dataset.copy",
+    "dataset.mask",
     "model.train",
     "deployment.create",
 }

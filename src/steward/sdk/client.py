@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -11,6 +12,17 @@ from pydantic import BaseModel, TypeAdapter
 
 from steward import errors as E
 from steward.audit import LedgerFilter
+from steward.datasets import (
+    ColumnClass,
+    CopyInfo,
+    DatasetDetail,
+    DatasetService,
+    LineageNode,
+    VersionInfo,
+)
+from steward.datasets.mask import Recipe, load_recipe, parse_recipe
+from steward.datasets.service import MaskResult
+from steward.datasets.validate import ValidationReport
 from steward.governance import (
     AuditEntryInfo,
     CheckpointInfo,
@@ -136,6 +148,7 @@ class Steward:
             self._identity = IdentityService(self._rt)
             self._governance = GovernanceService(self._rt)
             self._objects = ObjectService(self._rt)
+            self._datasets = DatasetService(self._rt)
 
     # -- lifecycle -------------------------------------------------------------------
     @property
@@ -341,3 +354,177 @@ class Steward:
             params = {"site": site} if site else {}
             return self._remote.models(ObjectInfo, "GET", "/v1/objects", params=params)
         return self._objects.list(self._principal, site=site)
+
+    # -- datasets --------------------------------------------------------------------
+    def register_dataset(
+        self,
+        source: str | os.PathLike[str] | Any,
+        *,
+        name: str,
+        site: str | None = None,
+        team: str | None = None,
+        locked: bool = False,
+        description: str = "",
+        format: str | None = None,
+        allow_schema_change: bool = False,
+        progress: Callable[[int], None] | None = None,
+    ) -> VersionInfo:
+        """Register a CSV, Parquet or JSON Lines file, an Arrow table or a pandas frame
+        as the next version of ``name`` (identical content returns the existing version)."""
+        if self._remote:
+            path = _as_file(source)
+            params: dict[str, Any] = {
+                "name": name,
+                "format": format or _format_of(path),
+                "locked": str(locked).lower(),
+                "description": description,
+                "allow_schema_change": str(allow_schema_change).lower(),
+            }
+            if site:
+                params["site"] = site
+            if team:
+                params["team"] = team
+            with open(path, "rb") as fh:
+                return self._remote.model(
+                    VersionInfo,
+                    "POST",
+                    "/v1/datasets",
+                    params=params,
+                    content=fh,
+                    headers={"content-type": "application/octet-stream"},
+                )
+        src = Path(source) if isinstance(source, str | os.PathLike) else source
+        return self._datasets.register(
+            self._principal,
+            src,
+            name=name,
+            site=site,
+            team=team,
+            locked=locked,
+            description=description,
+            format=format,
+            allow_schema_change=allow_schema_change,
+            progress=progress,
+        )
+
+    def datasets(self) -> list[VersionInfo]:
+        if self._remote:
+            return self._remote.models(VersionInfo, "GET", "/v1/datasets")
+        return self._datasets.versions(self._principal)
+
+    def dataset(self, ref: str) -> DatasetDetail:
+        """Schema, classification, profile summary and residency of ``name@version``."""
+        if self._remote:
+            return self._remote.model(DatasetDetail, "GET", f"/v1/datasets/{ref}")
+        return self._datasets.show(self._principal, ref)
+
+    def dataset_lineage(self, ref: str) -> LineageNode:
+        if self._remote:
+            return self._remote.model(LineageNode, "GET", f"/v1/datasets/{ref}/lineage")
+        return self._datasets.lineage(self._principal, ref)
+
+    def read_dataset(self, ref: str, *, site: str | None = None) -> Any:
+        """The version's data as an Arrow table, read at ``site`` (default: its home)."""
+        if self._remote:
+            import io
+
+            import pyarrow.parquet as pq
+
+            params = {"site": site} if site else {}
+            data = self._remote.call("GET", f"/v1/datasets/{ref}/data", params=params).content
+            return pq.read_table(io.BytesIO(data))
+        return self._datasets.read(self._principal, ref, site=site)
+
+    def copy_dataset(self, ref: str, *, to_site: str) -> CopyInfo:
+        if self._remote:
+            return self._remote.model(
+                CopyInfo, "POST", f"/v1/datasets/{ref}/copies", json={"to_site": to_site}
+            )
+        return self._datasets.copy(self._principal, ref, to_site=to_site)
+
+    def classify_dataset(self, ref: str, overrides: dict[str, str]) -> list[ColumnClass]:
+        """Override column classes (data stewards); each override is audited."""
+        if self._remote:
+            return self._remote.models(
+                ColumnClass,
+                "POST",
+                f"/v1/datasets/{ref}/classification",
+                json={"set": overrides},
+            )
+        return self._datasets.set_classification(self._principal, ref, overrides)
+
+    def mask_dataset(
+        self,
+        ref: str,
+        *,
+        recipe: str | os.PathLike[str] | dict[str, Any] | None = None,
+        description: str = "",
+    ) -> MaskResult:
+        """Derive a masked version with a recipe (a YAML file or a dict), or the
+        automatic recipe from the classification when none is given."""
+        data: dict[str, Any] | None
+        if recipe is None or isinstance(recipe, dict):
+            data = recipe
+        else:
+            data = load_recipe(Path(recipe)).model_dump()
+            data = {
+                "columns": {k: {"op": v["op"], **v["params"]} for k, v in data["columns"].items()},
+                "k_min": data.get("k_min"),
+            }
+        if self._remote:
+            return self._remote.model(
+                MaskResult,
+                "POST",
+                f"/v1/datasets/{ref}/masks",
+                json={"recipe": data, "description": description},
+            )
+        parsed: Recipe | None = parse_recipe(data) if data is not None else None
+        return self._datasets.mask(self._principal, ref, recipe=parsed, description=description)
+
+    def detokenise(self, ref: str, column: str, tokens: list[str]) -> list[str]:
+        """Reverse tokens (data stewards only; audited)."""
+        if self._remote:
+            body = {"column": column, "tokens": tokens}
+            resp = self._remote.call("POST", f"/v1/datasets/{ref}/detokenise", json=body)
+            return list(resp.json()["values"])
+        return self._datasets.detokenise(self._principal, ref, column, tokens)
+
+    def validate_dataset(
+        self,
+        ref: str,
+        source: str | os.PathLike[str],
+        *,
+        quarantine: str | os.PathLike[str] | None = None,
+    ) -> ValidationReport:
+        """Check a new batch against the registered schema of ``ref``."""
+        if self._remote:
+            if quarantine is not None:
+                raise E.ValidationFailed("quarantine files are written by the embedded client")
+            path = Path(source)
+            with open(path, "rb") as fh:
+                return self._remote.model(
+                    ValidationReport,
+                    "POST",
+                    f"/v1/datasets/{ref}/validate",
+                    params={"format": _format_of(path)},
+                    content=fh,
+                    headers={"content-type": "application/octet-stream"},
+                )
+        return self._datasets.validate(
+            self._principal,
+            ref,
+            Path(source),
+            quarantine=Path(quarantine) if quarantine is not None else None,
+        )
+
+
+def _as_file(source: Any) -> Path:
+    if isinstance(source, str | os.PathLike):
+        return Path(source)
+    raise E.ValidationFailed("a remote Steward registers files; write the table to a file first")
+
+
+def _format_of(path: Path) -> str:
+    from steward.datasets.io import format_of
+
+    return format_of(path)

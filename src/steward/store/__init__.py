@@ -13,6 +13,10 @@ from steward.store.tables import (
     AuditEntry,
     AuditHead,
     Base,
+    Dataset,
+    DatasetCopy,
+    DatasetParent,
+    DatasetVersion,
     StoredObject,
 )
 
@@ -22,6 +26,10 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "Base",
+    "Dataset",
+    "DatasetCopy",
+    "DatasetParent",
+    "DatasetVersion",
     "Store",
     "StoredObject",
     "governed_writes",

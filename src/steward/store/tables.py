@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     String,
@@ -16,7 +17,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["ApiToken", "AuditCheckpoint", "AuditEntry", "AuditHead", "Base", "StoredObject"]
+__all__ = [
+    "ApiToken",
+    "AuditCheckpoint",
+    "AuditEntry",
+    "AuditHead",
+    "Base",
+    "Dataset",
+    "DatasetCopy",
+    "DatasetParent",
+    "DatasetVersion",
+    "StoredObject",
+]
 
 
 class Base(DeclarativeBase):
@@ -103,3 +115,72 @@ class StoredObject(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (UniqueConstraint("site", "digest", name="uq_objects_site_digest"),)
+
+
+class Dataset(Base):
+    """A named dataset: its versions share a home site, a team and a schema lineage."""
+
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    team: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class DatasetVersion(Base):
+    """``name@version``: content stored as encrypted Parquet at its home site."""
+
+    __tablename__ = "dataset_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dataset_id: Mapped[int] = mapped_column(Integer, ForeignKey("datasets.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str] = mapped_column(String(64), index=True)
+    site: Mapped[str] = mapped_column(String(64))
+    jurisdiction: Mapped[str] = mapped_column(String(8))
+    object_digest: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    anonymised: Mapped[bool] = mapped_column(Boolean, default=False)
+    source_format: Mapped[str] = mapped_column(String(16))
+    transform: Mapped[str] = mapped_column(String(32))
+    transform_spec: Mapped[str] = mapped_column(Text, default="{}")
+    schema_json: Mapped[str] = mapped_column(Text)
+    profile_json: Mapped[str] = mapped_column(Text)
+    classification_json: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (UniqueConstraint("dataset_id", "version", name="uq_dataset_versions"),)
+
+
+class DatasetParent(Base):
+    """Lineage: ``child`` was derived from ``parent``."""
+
+    __tablename__ = "dataset_parents"
+
+    child_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("dataset_versions.id"), primary_key=True
+    )
+    parent_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("dataset_versions.id"), primary_key=True
+    )
+
+
+class DatasetCopy(Base):
+    """A copy of a version's bytes at another site (bytes moved are recorded for cost)."""
+
+    __tablename__ = "dataset_copies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version_id: Mapped[int] = mapped_column(Integer, ForeignKey("dataset_versions.id"))
+    from_site: Mapped[str] = mapped_column(String(64))
+    to_site: Mapped[str] = mapped_column(String(64))
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,26 @@
+"""Datasets: register and version tabular data, profile it, classify personal data
+column by column, mask and anonymise it, validate new batches, keep it in its
+jurisdiction, lock holdouts, and keep the lineage."""
+
+from steward.datasets.schema import ColumnSchema, SchemaChange
+from steward.datasets.service import (
+    ColumnClass,
+    CopyInfo,
+    DatasetDetail,
+    DatasetService,
+    LineageNode,
+    VersionInfo,
+    parse_ref,
+)
+
+__all__ = [
+    "ColumnClass",
+    "ColumnSchema",
+    "CopyInfo",
+    "DatasetDetail",
+    "DatasetService",
+    "LineageNode",
+    "SchemaChange",
+    "VersionInfo",
+    "parse_ref",
+]
