@@ -489,9 +489,7 @@ def classify_column(
         if det not in DETECTORS:
             continue
         hinted = det in hints
-        if numeric and not (
-            det.startswith("national_id.") or det in ("payment_card", "phone", "postcode")
-        ):
+        if numeric and not (det.startswith("national_id.") or det in ("payment_card", "postcode")):
             continue
         if _share(det, probe) < (0.2 if hinted else 0.5):
             continue

@@ -84,7 +84,7 @@ def _stdnum(module: str) -> Detector:
     validate = mod.is_valid
 
     def check(v: str) -> bool:
-        if len(v) > 40 or not any(ch.isdigit() for ch in v):
+        if len(v) > 40 or not any(ch.isdigit() for ch in v) or _DATE.match(v):
             return False
         try:
             return bool(validate(v))
@@ -131,7 +131,7 @@ _REGIONS = ("US", "GB", "DE", "FR", "IT", "ES", "NL", "SE", "PL", "IN", "CA", "A
 
 def _phone(v: str) -> bool:
     digits = sum(ch.isdigit() for ch in v)
-    if not 7 <= digits <= 15 or len(v) > 30:
+    if not 7 <= digits <= 15 or len(v) > 30 or _DATE.match(v):
         return False
     if any(ch.isalpha() for ch in v.replace("x", "").replace("ext", "")):
         return False
@@ -143,7 +143,8 @@ def _phone(v: str) -> bool:
             num = phonenumbers.parse(core, region)
         except phonenumbers.NumberParseException:
             continue
-        if phonenumbers.is_possible_number(num) and phonenumbers.is_valid_number(num):
+        # Possible, not necessarily assigned: test data and new ranges are numbers too.
+        if phonenumbers.is_possible_number(num):
             return True
     return False
 
@@ -355,6 +356,9 @@ def _vocab(name: str, *, multiword: bool = False) -> Detector:
     return check
 
 
+_SSN_FORMAT = re.compile(r"^\d{3}[- ]\d{2}[- ]\d{4}$")
+
+
 DETECTORS: dict[str, Detector] = {
     "email": lambda v: bool(_EMAIL.match(v)),
     "iban": _iban,
@@ -380,3 +384,6 @@ for _key, (_module, _) in NATIONAL_IDS.items():
     if _module:
         with contextlib.suppress(ImportError):  # an older python-stdnum lacks a country
             DETECTORS[f"national_id.{_key}"] = _stdnum(_module)
+_us_ssn = DETECTORS["national_id.us_ssn"]
+# Any 9-digit number passes the SSN area rules; unlabelled, only the dashed form counts.
+DETECTORS["national_id.us_ssn"] = lambda v: bool(_SSN_FORMAT.match(v)) and _us_ssn(v)
