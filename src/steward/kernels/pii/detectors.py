@@ -1,389 +1,388 @@
-"""Value detectors: one predicate per class, cheap pattern first, checksum second.
+"""Identifier detectors: national ids, IBAN, payment cards, email, IP, MAC and phone.
 
-Checksums are per value by nature, so these are Python predicates; the classifier runs
-them on a sample (about a thousand values per column) and stops early on hopeless ones.
+Each detector looks at a prepared :class:`~steward.kernels.pii.sample.Sample` and returns
+:class:`~steward.kernels.pii.sample.Evidence`, or ``None`` when nothing in the sample has
+the right shape. Identifiers with a check digit are validated by python-stdnum (the
+country modules named in :data:`~steward.kernels.pii.types.NATIONAL_IDS`, ``stdnum.iban``,
+``stdnum.luhn``); telephone numbers by phonenumbers with a guessed region. The UK National
+Insurance number has no check digit; it is validated against HMRC's allocation rules
+(prefix letters, suffix A-D), which also reject Faker's ``ZZ … T`` placeholders.
+
+References: ISO 13616 (IBAN, mod 97-10), ISO/IEC 7812 (card numbers, Luhn), HMRC National
+Insurance Manual NIM39110 (NINO format), ITU-T E.164 via libphonenumber.
 """
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import ipaddress
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import phonenumbers
 
+from steward.kernels.pii.sample import Evidence, Sample, validated_share
 from steward.kernels.pii.types import NATIONAL_IDS
 
-__all__ = ["DETECTORS", "VOCABULARIES", "Detector"]
+__all__ = [
+    "IDENTIFIER_DETECTORS",
+    "Detector",
+    "is_card",
+    "is_email",
+    "is_ip",
+    "is_mac",
+    "is_nino",
+    "is_phone",
+    "stdnum_validator",
+]
 
-Detector = Callable[[str], bool]
-
-_EMAIL = re.compile(r"^[A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
-_EMAIL_IN = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-_MAC = re.compile(r"^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$|^([0-9A-Fa-f]{4}\.){2}[0-9A-Fa-f]{4}$")
-_CARD = re.compile(r"^(?:\d[ -]?){12,18}\d$")
-_NINO = re.compile(
-    r"^(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D]$"
-)
-_ICD10 = re.compile(r"^[A-TV-Z][0-9][0-9AB](?:\.[0-9A-TV-Z]{1,4})?$")
-_PASSPORT = re.compile(r"^[A-Z0-9]{6,9}$")
-_UK_POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$")
-_NL_POSTCODE = re.compile(r"^[1-9][0-9]{3} ?[A-Z]{2}$")
-_POSTCODE = re.compile(r"^(\d{5}(-\d{4})?|\d{4}|\d{6}|\d{2}-\d{3}|\d{3} ?\d{2})$")
-_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{2}[./]\d{2}[./]\d{4})")
-_NAME_TOKEN = re.compile(r"^[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’-]+\.?$")
-_PARTICLES = {
-    "van",
-    "der",
-    "de",
-    "den",
-    "von",
-    "da",
-    "di",
-    "del",
-    "la",
-    "le",
-    "du",
-    "dos",
-    "y",
-    "bin",
-    "al",
-}
-_TITLES = {
-    "mr",
-    "mrs",
-    "ms",
-    "dr",
-    "prof",
-    "sir",
-    "herr",
-    "frau",
-    "mme",
-    "m",
-    "sig",
-    "sra",
-    "sr",
-    "dhr",
-    "mevr",
-    "pan",
-    "pani",
-}
-_STREET = re.compile(
-    r"\b(street|st\.?|avenue|ave\.?|road|rd\.?|lane|ln\.?|drive|dr\.?|boulevard|blvd|way|"
-    r"court|ct\.?|place|pl\.?|square|suite|apt\.?|unit|straße|strasse|str\.|weg|gasse|platz|"
-    r"allee|rue|avenue|chemin|boulevard|impasse|calle|avenida|plaza|paseo|via|viale|piazza|"
-    r"corso|straat|laan|plein|gracht|gatan|vägen|torget|ulica|ul\.|aleja|al\.)\b",
-    re.IGNORECASE,
-)
+Validator = Callable[[str], bool]
 
 
-def _stdnum(module: str) -> Detector:
-    mod = importlib.import_module(module)
-    validate = mod.is_valid
+@dataclass(frozen=True)
+class Detector:
+    """A shape-filtered, validated identifier detector (see the module docstring)."""
 
-    def check(v: str) -> bool:
-        if len(v) > 40 or not any(ch.isdigit() for ch in v) or _DATE.match(v):
-            return False
+    pii_type: str
+    label: str
+    strength: int
+    lengths: tuple[int, int]  # length with separators removed
+    shape: re.Pattern[str]
+    validate: Validator
+    formatted: re.Pattern[str] | None = None  # required raw shape unless the name hints
+    how: str = ""
+    allow_numeric: bool = True  # may int-typed values be this identifier?
+
+    def __call__(self, sample: Sample, hint: str | None, threshold: float) -> Evidence | None:
+        if not self.allow_numeric and sample.kind_share("int", "float") > 0.5:
+            return None
+        raw = None if (hint and self.formatted is not None) else self.formatted
+        idx = sample.shaped(
+            self.lengths,
+            self.shape.fullmatch,
+            raw=raw.fullmatch if raw is not None else None,
+        )
+        if not idx:
+            return None
+        shape_share = sample.weight(idx) / sample.n
+        if shape_share < threshold:
+            return Evidence(
+                self.pii_type, self.label, self.strength, shape_share, threshold, hint, self.how
+            )
+        floor = threshold / shape_share / 2
+        rate, checked = validated_share(sample, idx, self.validate, floor=floor)
+        return Evidence(
+            self.pii_type,
+            self.label,
+            self.strength,
+            shape_share * rate,
+            threshold,
+            hint,
+            self.how,
+            checked,
+        )
+
+
+def stdnum_validator(module: str) -> Validator:
+    """``is_valid`` of a python-stdnum module, never raising."""
+    is_valid = importlib.import_module(module).is_valid
+
+    def check(value: str) -> bool:
         try:
-            return bool(validate(v))
-        except Exception:  # stdnum raises on odd input types; treat as no match
+            return bool(is_valid(value))
+        except Exception:  # stdnum is_valid should not raise; a bad input must not stop us
             return False
 
     return check
 
 
-def _nino(v: str) -> bool:
-    return bool(_NINO.match(v.upper()))
+_NINO = re.compile(r"(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]\d{6}[A-D]")
 
 
-def _luhn_ok(digits: str) -> bool:
+def is_nino(value: str) -> bool:
+    """A UK National Insurance number by HMRC's allocation rules.
+
+    >>> is_nino("AB 12 34 56 C"), is_nino("ZZ 12 34 56 T")
+    (True, False)
+    """
+    return bool(_NINO.fullmatch(value.replace(" ", "").upper()))
+
+
+def _luhn(digits: str) -> bool:
     total = 0
-    for i, ch in enumerate(reversed(digits)):
+    for pos, ch in enumerate(reversed(digits)):
         d = ord(ch) - 48
-        if i % 2:
-            d *= 2
-            if d > 9:
-                d -= 9
+        if pos % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
         total += d
     return total % 10 == 0
 
 
-def _card(v: str) -> bool:
-    if not _CARD.match(v):
+def is_card(value: str) -> bool:
+    """A payment card number: 13-19 digits, issuer digit 2-6, Luhn check digit.
+
+    >>> is_card("4111 1111 1111 1111"), is_card("4111 1111 1111 1112")
+    (True, False)
+    """
+    digits = value.replace(" ", "").replace("-", "")
+    return 13 <= len(digits) <= 19 and digits.isdigit() and digits[0] in "23456" and _luhn(digits)
+
+
+_EMAIL = re.compile(r"[\w.%+'!#$&*=?^`{|}~-]+@(?:[\w-]+\.)+[A-Za-z]{2,24}")
+
+
+def is_email(value: str) -> bool:
+    """An email address: local part, ``@``, a dotted domain with a letter TLD.
+
+    >>> is_email("anna.kowalska@example.pl"), is_email("anna@localhost")
+    (True, False)
+    """
+    return bool(_EMAIL.fullmatch(value)) and ".." not in value
+
+
+_IPV4_SHAPE = re.compile(r"\d{1,3}(?:\.\d{1,3}){3}(?:/\d{1,2})?")
+_IPV6_SHAPE = re.compile(r"[0-9A-Fa-f:.]{2,45}(?:/\d{1,3})?")
+
+
+def is_ip(value: str) -> bool:
+    """An IPv4 or IPv6 address, optionally with a prefix length.
+
+    >>> is_ip("192.168.0.17"), is_ip("2001:db8::1"), is_ip("1.2.3")
+    (True, True, False)
+    """
+    if not (
+        _IPV4_SHAPE.fullmatch(value) or (value.count(":") >= 2 and _IPV6_SHAPE.fullmatch(value))
+    ):
         return False
-    digits = v.replace(" ", "").replace("-", "")
-    return digits[0] in "23456" and _luhn_ok(digits)
-
-
-def _iban(v: str) -> bool:
-    s = v.replace(" ", "").upper()
-    if not (15 <= len(s) <= 34 and s[:2].isalpha() and s[2:4].isdigit()):
+    try:
+        ipaddress.ip_interface(value)
+    except ValueError:
         return False
-    from stdnum import iban
-
-    return bool(iban.is_valid(s))
+    return True
 
 
-_REGIONS = ("US", "GB", "DE", "FR", "IT", "ES", "NL", "SE", "PL", "IN", "CA", "AU", "CH")
+_MAC = re.compile(
+    r"(?:[0-9A-Fa-f]{2}([:-]))(?:[0-9A-Fa-f]{2}\1){4}[0-9A-Fa-f]{2}"
+    r"|(?:[0-9A-Fa-f]{4}\.){2}[0-9A-Fa-f]{4}"
+)
 
 
-def _phone(v: str) -> bool:
-    digits = sum(ch.isdigit() for ch in v)
-    if not 7 <= digits <= 15 or len(v) > 30 or _DATE.match(v):
+def is_mac(value: str) -> bool:
+    """A MAC address: six hex pairs split by ``:`` or ``-``, or three dotted quads.
+
+    >>> is_mac("38:bd:35:07:8a:d1"), is_mac("38:bd:35:07:8a")
+    (True, False)
+    """
+    return bool(_MAC.fullmatch(value))
+
+
+# Telephone numbers: digits with the usual punctuation and an optional extension.
+_PHONE_EXT = re.compile(r"\s*(?:x|ext\.?|#)\s*\d{1,6}$", re.I)
+_PHONE_PUNCT = str.maketrans("", "", "0123456789 ()+-./")
+_NO_DIGITS = str.maketrans("", "", "0123456789")
+_NOT_PHONE = re.compile(
+    r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}"  # dates
+    r"|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}"
+    r"|\d{1,3}(?:\.\d{1,3}){3}"  # IPv4
+    r"|\d{3}-\d{2}-\d{4}"  # US SSN
+    r"|97[89][- ]\d{1,5}[- ]\d{1,7}[- ]\d{1,7}[- ]\d"  # ISBN-13
+    r"|\d{1,5}-\d{1,7}-\d{1,7}-[\dX]"  # ISBN-10
+)
+_FORMATTED = re.compile(r"^(\+|00|0|\()|\d[\s.\-/]\d")
+# Regions to try for numbers written without a country code, most likely first.
+REGIONS = (
+    "US",
+    "GB",
+    "DE",
+    "FR",
+    "IT",
+    "ES",
+    "NL",
+    "SE",
+    "PL",
+    "IN",
+    "CA",
+    "AU",
+    "CH",
+    "AT",
+    "BE",
+    "DK",
+    "NO",
+    "FI",
+    "IE",
+    "PT",
+    "BR",
+    "MX",
+)
+
+
+def phone_shape(value: str) -> int:
+    """0: not a phone number; 1: bare digits that could be one; 2: written like one.
+
+    >>> phone_shape("+44 20 7946 0958"), phone_shape("2079460958"), phone_shape("2024-01-05")
+    (2, 1, 0)
+    """
+    core = _PHONE_EXT.sub("", value) if value[-1:].isdigit() and not value.isdigit() else value
+    if len(core) > 26 or core.translate(_PHONE_PUNCT) or "+" in core[1:]:
+        return 0
+    digits = len(core) - len(core.translate(_NO_DIGITS))
+    if not 7 <= digits <= 15 or _NOT_PHONE.fullmatch(core):
+        return 0
+    return 2 if _FORMATTED.search(core) else 1
+
+
+def is_phone(value: str, regions: list[str] | None = None) -> bool:
+    """A possible telephone number for its country code, or for one of ``regions``
+    (``REGIONS`` by default). ``regions`` is reordered in place, the last region that
+    matched first, so a column of one country's numbers is parsed with one guess.
+
+    >>> is_phone("+49 30 1234567"), is_phone("(0)30 123"), is_phone("2024-01-05")
+    (True, False, False)
+    """
+    if not phone_shape(value):
         return False
-    if any(ch.isalpha() for ch in v.replace("x", "").replace("ext", "")):
-        return False
-    core = v.split("x")[0].strip()
-    if core.isdigit() and not (core.startswith("0") or len(core) >= 10):
-        return False
-    for region in (None, *_REGIONS) if core.startswith("+") else _REGIONS:
-        try:
-            num = phonenumbers.parse(core, region)
-        except phonenumbers.NumberParseException:
-            continue
-        # Possible, not necessarily assigned: test data and new ranges are numbers too.
-        if phonenumbers.is_possible_number(num):
+    core = _PHONE_EXT.sub("", value).strip()
+    if core.startswith("00"):
+        core = "+" + core[2:]
+    if core.startswith("+"):
+        return bool(phonenumbers.is_possible_number_string(core, "ZZ"))
+    order = regions if regions is not None else list(REGIONS)
+    for k, region in enumerate(order):
+        if phonenumbers.is_possible_number_string(core, region):
+            if k:
+                order.insert(0, order.pop(k))
             return True
     return False
 
 
-def _ip(v: str) -> bool:
-    if not (":" in v or v.count(".") == 3) or len(v) > 45:
-        return False
-    try:
-        ipaddress.ip_address(v)
-        return True
-    except ValueError:
-        return False
+def _regex_detector(
+    pii_type: str, label: str, strength: int, test: Validator, how: str, max_len: int
+) -> Callable[[Sample, str | None, float], Evidence | None]:
+    def detect(sample: Sample, hint: str | None, threshold: float) -> Evidence | None:
+        if sample.kind_share("str") < 0.5:
+            return None
+        share, checked = validated_share(
+            sample,
+            range(sample.distinct),
+            lambda t: len(t) <= max_len and test(t),
+            floor=threshold / 2,
+        )
+        if not share:
+            return None
+        return Evidence(pii_type, label, strength, share, threshold, hint, how, checked)
+
+    return detect
 
 
-def _person_name(v: str) -> bool:
-    tokens = v.replace(",", " ").split()
-    if not 1 <= len(tokens) <= 5:
-        return False
-    named = 0
-    for t in tokens:
-        low = t.lower().rstrip(".")
-        if low in _PARTICLES or low in _TITLES:
-            continue
-        if not _NAME_TOKEN.match(t):
-            return False
-        named += 1
-    return named >= 1
+def detect_phone(sample: Sample, hint: str | None, threshold: float) -> Evidence | None:
+    """Phone numbers: written like one (``+``, a trunk ``0``, brackets or grouped
+    digits), then possible per phonenumbers for a guessed region. Bare digit strings
+    count only if the name says phone or most of the column is written like phones:
+    otherwise every 10-digit account number or epoch timestamp would be a phone."""
+    if sample.kind_share("str") < 0.5 and not hint:
+        return None
+    kinds = [(i, phone_shape(t)) for i, t in enumerate(sample.texts) if len(t) <= 32]
+    formatted = [i for i, k in kinds if k == 2]
+    bare = [i for i, k in kinds if k == 1]
+    written = sample.weight(formatted) / sample.n
+    idx = formatted + bare if (hint or written >= 0.3) else formatted
+    if not idx:
+        return None
+    shape_share = sample.weight(idx) / sample.n
+    if shape_share < threshold:
+        return Evidence(
+            "phone", "phonenumbers", 1, shape_share, threshold, hint, "are possible phone numbers"
+        )
+    regions = list(REGIONS)
+    rate, checked = validated_share(
+        sample, idx, lambda v: is_phone(v, regions), floor=threshold / shape_share / 2
+    )
+    return Evidence(
+        "phone",
+        "phonenumbers",
+        1,
+        shape_share * rate,
+        threshold,
+        hint,
+        f"are possible phone numbers (region guess {regions[0]})",
+        checked,
+    )
 
 
-def _address(v: str) -> bool:
-    return len(v) >= 10 and any(ch.isdigit() for ch in v) and (bool(_STREET.search(v)) or "\n" in v)
+_IBAN_SHAPE = re.compile(r"AA99[A9]{11,30}")
+_ID_SHAPES: list[Detector] = []
+for _nid in NATIONAL_IDS:
+    _ID_SHAPES.append(
+        Detector(
+            pii_type=f"national_id.{_nid.key}",
+            label="rule.gb_nino" if _nid.key == "gb_nino" else _nid.module,
+            strength=_nid.strength,
+            lengths=(6, 18),
+            shape=re.compile(_nid.shape),
+            validate=is_nino if _nid.key == "gb_nino" else stdnum_validator(_nid.module),
+            formatted=re.compile(_nid.formatted) if _nid.formatted else None,
+            how=(
+                "follow HMRC's NINO allocation rules"
+                if _nid.key == "gb_nino"
+                else f"pass the {_nid.module} check"
+            ),
+            allow_numeric=_nid.key != "gb_nino",
+        )
+    )
 
 
-def _postcode(v: str) -> bool:
-    u = v.upper().strip()
-    return bool(_UK_POSTCODE.match(u) or _NL_POSTCODE.match(u) or _POSTCODE.match(u))
+def _tighten(d: Detector) -> Detector:
+    """Narrow a detector's length range to what its shape can match (fewer lookups)."""
+    lengths = [len(s) for s in _expand_lengths(d.shape.pattern)]
+    return Detector(**{**d.__dict__, "lengths": (min(lengths), max(lengths))})
 
 
-def _free_text(v: str) -> bool:
-    if len(v) < 25 or v.count(" ") < 3:
-        return False
-    if _EMAIL_IN.search(v):
-        return True
-    for token in re.findall(r"[+(]?\d[\d ()./-]{6,}\d", v):
-        if _phone(token.strip()) or _card(token.strip()):
-            return True
-    return any(_stdnum_any(tok) for tok in re.findall(r"\b[\w-]{9,15}\b", v))
+def _expand_lengths(pattern: str) -> list[str]:
+    # the shapes above use only literals, classes and {n} / {n,m} repeats, with | between
+    out = []
+    for alt in pattern.split("|"):
+        lo = hi = 0
+        for _atom, rep in re.findall(r"(\[[^\]]*\]|\\?.)(\{\d+(?:,\d+)?\}|\?)?", alt):
+            if rep == "?":
+                hi += 1
+            elif rep:
+                a, _, b = rep[1:-1].partition(",")
+                lo += int(a)
+                hi += int(b or a)
+            else:
+                lo += 1
+                hi += 1
+        out += ["x" * lo, "x" * hi]
+    return out
 
 
-def _stdnum_any(token: str) -> bool:
-    return any(
-        DETECTORS[f"national_id.{k}"](token)
-        for k in ("us_ssn", "fr_nir", "nl_bsn")
-        if f"national_id.{k}" in DETECTORS
-    ) or _nino(token)
+DetectFn = Callable[[Sample, str | None, float], Evidence | None]
 
-
-VOCABULARIES: dict[str, frozenset[str]] = {
-    "gender": frozenset(
-        [
-            "m",
-            "f",
-            "male",
-            "female",
-            "man",
-            "woman",
-            "men",
-            "women",
-            "boy",
-            "girl",
-            "non-binary",
-            "nonbinary",
-            "other",
-            "diverse",
-            "divers",
-            "männlich",
-            "weiblich",
-            "mann",
-            "frau",
-            "homme",
-            "femme",
-            "masculin",
-            "féminin",
-            "hombre",
-            "mujer",
-            "masculino",
-            "femenino",
-            "maschio",
-            "femmina",
-            "uomo",
-            "donna",
-            "man",
-            "vrouw",
-            "kvinna",
-            "mężczyzna",
-            "kobieta",
-            "u",
-            "unknown",
-            "x",
-        ]
+#: Identifier detectors by class: shape filter, then validator; strictest first.
+IDENTIFIER_DETECTORS: dict[str, DetectFn] = {
+    **{d.pii_type: _tighten(d) for d in _ID_SHAPES},
+    "iban": Detector(
+        "iban",
+        "stdnum.iban",
+        3,
+        (15, 34),
+        _IBAN_SHAPE,
+        stdnum_validator("stdnum.iban"),
+        how="are IBANs with a valid mod-97 check",
+        allow_numeric=False,
     ),
-    "ethnicity": frozenset(
-        [
-            "white",
-            "black",
-            "asian",
-            "hispanic",
-            "latino",
-            "latina",
-            "caucasian",
-            "african",
-            "american",
-            "african-american",
-            "native",
-            "hawaiian",
-            "pacific",
-            "islander",
-            "indigenous",
-            "mixed",
-            "multiracial",
-            "arab",
-            "middle",
-            "eastern",
-            "other",
-        ]
+    "payment_card": Detector(
+        "payment_card",
+        "luhn",
+        3,
+        (13, 19),
+        re.compile(r"9{13,19}"),
+        is_card,
+        how="are card numbers with a valid Luhn digit",
     ),
-    "religion": frozenset(
-        [
-            "christian",
-            "christianity",
-            "catholic",
-            "protestant",
-            "orthodox",
-            "muslim",
-            "islam",
-            "jewish",
-            "judaism",
-            "hindu",
-            "hinduism",
-            "buddhist",
-            "buddhism",
-            "sikh",
-            "atheist",
-            "agnostic",
-            "none",
-            "other",
-        ]
-    ),
-    "sexual_orientation": frozenset(
-        [
-            "heterosexual",
-            "straight",
-            "homosexual",
-            "gay",
-            "lesbian",
-            "bisexual",
-            "pansexual",
-            "asexual",
-            "queer",
-            "other",
-        ]
-    ),
-    "health_condition": frozenset(
-        [
-            "diabetes",
-            "asthma",
-            "hypertension",
-            "cancer",
-            "copd",
-            "depression",
-            "anxiety",
-            "covid",
-            "covid-19",
-            "influenza",
-            "hiv",
-            "aids",
-            "hepatitis",
-            "arthritis",
-            "obesity",
-            "stroke",
-            "epilepsy",
-            "dementia",
-            "alzheimer",
-            "migraine",
-            "pneumonia",
-            "tuberculosis",
-            "schizophrenia",
-            "bipolar",
-            "autism",
-            "adhd",
-            "healthy",
-            "none",
-            "positive",
-            "negative",
-        ]
-    ),
+    "email": _regex_detector("email", "regex.email", 2, is_email, "are email addresses", 254),
+    "ip_address": _regex_detector("ip_address", "ipaddress", 2, is_ip, "are IP addresses", 49),
+    "mac_address": _regex_detector("mac_address", "regex.mac", 2, is_mac, "are MAC addresses", 17),
+    "phone": detect_phone,
 }
-
-
-def _vocab(name: str, *, multiword: bool = False) -> Detector:
-    words = VOCABULARIES[name]
-
-    def check(v: str) -> bool:
-        low = v.strip().lower()
-        if low in words:
-            return True
-        return multiword and all(w in words for w in re.split(r"[\s/,-]+", low) if w)
-
-    return check
-
-
-_SSN_FORMAT = re.compile(r"^\d{3}[- ]\d{2}[- ]\d{4}$")
-
-
-DETECTORS: dict[str, Detector] = {
-    "email": lambda v: bool(_EMAIL.match(v)),
-    "iban": _iban,
-    "payment_card": _card,
-    "ip_address": _ip,
-    "mac_address": lambda v: bool(_MAC.match(v)),
-    "national_id.gb_nino": _nino,
-    "icd10_code": lambda v: bool(_ICD10.match(v.strip().upper())),
-    "phone": _phone,
-    "postcode": _postcode,
-    "postal_address": _address,
-    "person_name": _person_name,
-    "passport": lambda v: bool(_PASSPORT.match(v.upper())) and any(c.isdigit() for c in v),
-    "gender": _vocab("gender"),
-    "ethnicity": _vocab("ethnicity", multiword=True),
-    "religion": _vocab("religion"),
-    "sexual_orientation": _vocab("sexual_orientation"),
-    "health_condition": _vocab("health_condition", multiword=True),
-    "free_text_with_identifiers": _free_text,
-    "date_of_birth": lambda v: bool(_DATE.match(v)),
-}
-for _key, (_module, _) in NATIONAL_IDS.items():
-    if _module:
-        with contextlib.suppress(ImportError):  # an older python-stdnum lacks a country
-            DETECTORS[f"national_id.{_key}"] = _stdnum(_module)
-_us_ssn = DETECTORS["national_id.us_ssn"]
-# Any 9-digit number passes the SSN area rules; unlabelled, only the dashed form counts.
-DETECTORS["national_id.us_ssn"] = lambda v: bool(_SSN_FORMAT.match(v)) and _us_ssn(v)

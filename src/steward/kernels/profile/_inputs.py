@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Iterator, Sequence
-from typing import Any, TypeAlias
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeAlias, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,7 @@ __all__ = [
     "check_probabilities",
     "check_state",
     "float_chunks",
+    "load_sketch",
     "none_if_nan",
     "string_array",
 ]
@@ -56,6 +57,17 @@ def b64decode(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 
+T = TypeVar("T")
+
+
+def load_sketch(deserialize: Callable[[bytes], T], text: str, what: str) -> T:
+    """A sketch from base64 of its serialisation, or a ValueError saying which one."""
+    try:
+        return deserialize(b64decode(text))
+    except (ValueError, IndexError, RuntimeError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{what}: expected a serialised sketch in base64; {exc}") from exc
+
+
 def check_int(name: str, value: int, low: int, high: int) -> int:
     """``value`` as an int in ``[low, high]``, or a ValueError naming the parameter."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
@@ -65,7 +77,9 @@ def check_int(name: str, value: int, low: int, high: int) -> int:
     return int(value)
 
 
-def check_probabilities(name: str, values: Sequence[float]) -> list[float]:
+def check_probabilities(
+    name: str, values: Sequence[float] | npt.NDArray[np.floating[Any]]
+) -> list[float]:
     """``values`` as floats in ``[0, 1]``, or a ValueError naming the parameter."""
     out = [float(v) for v in values]
     bad = [v for v in out if not 0.0 <= v <= 1.0]  # NaN fails the comparison too
