@@ -5,6 +5,6 @@ written atomically and encrypted with AES-GCM under the site's data key, which t
 master key wraps (envelope encryption). Reads verify the hash; nothing is unpickled.
 """
 
-from steward.artifacts.store import ArtifactStore, ObjectRef
+from steward.artifacts.store import ArtifactStore, ObjectRef, sha256_file
 
-__all__ = ["ArtifactStore", "ObjectRef"]
+__all__ = ["ArtifactStore", "ObjectRef", "sha256_file"]

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 from steward.errors import BypassError, ConfigError, IntegrityError, NotFound, ValidationFailed
 from steward.store.guard import writes_open
 
-__all__ = ["ArtifactStore", "ObjectRef"]
+__all__ = ["ArtifactStore", "ObjectRef", "sha256_file"]
 
 MAGIC = b"STWOB1"
 SEGMENT = 1 << 20
@@ -113,18 +113,13 @@ class ArtifactStore:
         return self._put(site, digest, len(data), lambda: _chunks_of(data))
 
     def put_file(self, site: str, path: Path) -> ObjectRef:
-        h = hashlib.sha256()
-        size = 0
-        with open(path, "rb") as fh:
-            for chunk in iter(lambda: fh.read(SEGMENT), b""):
-                h.update(chunk)
-                size += len(chunk)
+        digest, size = sha256_file(path)
 
         def chunks() -> Iterator[bytes]:
             with open(path, "rb") as fh:
                 yield from _read_segments(fh)
 
-        return self._put(site, h.hexdigest(), size, chunks)
+        return self._put(site, digest, size, chunks)
 
     def _put(self, site: str, digest: str, size: int, chunks: object) -> ObjectRef:
         if writes_open() is None:
@@ -230,6 +225,17 @@ class ArtifactStore:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def sha256_file(path: Path) -> tuple[str, int]:
+    """The sha256 (hex) and size of a file, read in segments: an object's name."""
+    h = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(SEGMENT), b""):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
 
 
 def _chunks_of(data: bytes) -> Iterator[bytes]:

@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from steward.artifacts import sha256_file
 from steward.audit import canonical_json
 from steward.datasets.io import BATCH_ROWS, open_source
 from steward.datasets.mask import Recipe, apply_recipe, auto_recipe, derive_key, detokenise
@@ -481,7 +482,7 @@ class DatasetService:
         anonymised: bool,
     ) -> VersionInfo:
         written: list[str] = []
-        parquet_digest = _digest_of(result.parquet)
+        parquet_digest = sha256_file(result.parquet)[0]
 
         def do(s: Session) -> VersionInfo:
             ds = s.execute(select(Dataset).where(Dataset.name == name)).scalar_one_or_none()
@@ -840,16 +841,6 @@ class MaskResult(BaseModel):
     anonymised: bool
     reasons: list[str]
     k_anonymity: dict[str, Any]
-
-
-def _digest_of(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _columns_of(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:

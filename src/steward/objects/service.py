@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from steward.artifacts import sha256_file
 from steward.config import JURISDICTIONS
 from steward.door import Action
 from steward.errors import NotFound, ValidationFailed
@@ -79,11 +80,7 @@ class ObjectService:
         if isinstance(data, Path):
             if not data.is_file():
                 raise NotFound(f"file {data} not found", path=str(data))
-            h = hashlib.sha256()
-            with open(data, "rb") as fh:
-                for chunk in iter(lambda: fh.read(1 << 20), b""):
-                    h.update(chunk)
-            digest = h.hexdigest()
+            digest, _ = sha256_file(data)
         else:
             digest = hashlib.sha256(data).hexdigest()
         resource = Resource(
