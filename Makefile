@@ -31,7 +31,11 @@ unit: $(STAMP)
 
 test: lint typecheck layers unit
 
-bench: $(STAMP)
+$(VENV)/.bench-installed: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,demo,bench]'
+	touch $@
+
+bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/run.py --output docs/benchmarks.md
 
 clean:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from classify import ClassifyResult, RegisterResult
+from report_datasets import datasets_aims, datasets_sections
 from stats import Sample, VerifyResult
 
 __all__ = ["DOOR_AIM_MS", "VERIFY_AIM_S", "door_overhead", "render"]
@@ -39,7 +41,11 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     return out
 
 
-def _summary(results: dict[str, dict[str, Any]]) -> list[str]:
+def _summary(
+    results: dict[str, dict[str, Any]],
+    classified: ClassifyResult | None,
+    registered: RegisterResult | None,
+) -> list[str]:
     rows = []
     verify = {b: r["verify"] for b, r in results.items()}
     for b, v in verify.items():
@@ -62,11 +68,16 @@ def _summary(results: dict[str, dict[str, Any]]) -> list[str]:
                 + (" (p99 too)" if p99 < DOOR_AIM_MS else " (median only; p99 is over)"),
             ]
         )
+    rows += datasets_aims(classified, registered)
     return _table(["aim (from the issue)", "backend", "measured", "verdict"], rows)
 
 
 def render(
-    meta: dict[str, Any], results: dict[str, dict[str, Any]], skipped: dict[str, str]
+    meta: dict[str, Any],
+    results: dict[str, dict[str, Any]],
+    skipped: dict[str, str],
+    classified: ClassifyResult | None = None,
+    registered: RegisterResult | None = None,
 ) -> str:
     sz = meta["sizes"]
     backends = list(results)
@@ -86,7 +97,7 @@ def render(
     for b, why in skipped.items():
         lines.append(f"- **{NAMES[b]} was NOT measured: {why}**")
     lines += ["", "## Aims", ""]
-    lines += _summary(results)
+    lines += _summary(results, classified, registered)
 
     lines += ["", "## Machine", ""]
     facts = dict(meta["machine"])
@@ -292,6 +303,8 @@ def render(
                 "is the share of the tail those checkpoints cause.",
             ]
 
+    lines += datasets_sections(classified, registered, 5, {})
+
     # method
     lines += [
         "",
@@ -312,8 +325,14 @@ def render(
         f"{sz.door_calls['postgresql']:,} on PostgreSQL.",
         "- Everything runs in one process, one thread, one connection at a time: these are "
         "latency and single-writer throughput figures, not concurrency figures.",
+        f"- Datasets: classification of a {sz.classify_rows:,}-row table "
+        f"({sz.classify_repeats} runs), Presidio on its first {sz.presidio_rows:,} rows, "
+        f"registration of a {sz.register_rows:,}-row CSV; one run each is timed after the "
+        "table is built (Presidio's engine is built and warmed first).",
         "- Source: `bench/run.py` (measurements), `bench/stats.py` (timing), "
-        "`bench/backends.py` (homes and the throw-away database), `bench/report.py`.",
+        "`bench/backends.py` (homes and the throw-away database), `bench/report.py`; "
+        "`bench/classify.py`, `bench/pii_table.py`, `bench/presidio_run.py` and "
+        "`bench/report_datasets.py` for the datasets part.",
         "",
     ]
     return "\n".join(lines)

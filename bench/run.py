@@ -1,4 +1,4 @@
-"""Steward benchmarks: ledger appends, ledger verification, policy decisions, the door.
+"""Steward benchmarks: ledger, policy, the door, column classification, registering.
 
 Run with ``make bench`` (``.venv/bin/python bench/run.py --output docs/benchmarks.md``).
 Every measurement runs on a fresh home on SQLite and on a throw-away PostgreSQL
@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import event
 
 from backends import DEFAULT_PG_ADMIN_URL, pg_problem, pg_settings, runtime_on
+from classify import ClassifyResult, RegisterResult, bench_classification, bench_register
 from machine import load_average, machine_facts
 from report import render
 from stats import Sample, VerifyResult, measure, time_once
@@ -54,6 +55,10 @@ class Sizes:
     verify_entries: int = 100_000
     verify_load_batch: int = 1000
     verify_repeats: int = 5
+    classify_rows: int = 1_000_000
+    classify_repeats: int = 3
+    presidio_rows: int = 1000
+    register_rows: int = 1_000_000
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -69,6 +74,10 @@ class Sizes:
             door_warmup=10,
             verify_entries=10_000,
             verify_repeats=2,
+            classify_rows=50_000,
+            classify_repeats=1,
+            presidio_rows=50,
+            register_rows=50_000,
         )
 
 
@@ -305,6 +314,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--skip-postgres", action="store_true", help="measure SQLite only")
     parser.add_argument("--quick", action="store_true", help="a small smoke run (not for docs)")
+    parser.add_argument(
+        "--only",
+        choices=["core", "datasets"],
+        help="run one group only: core (ledger, policy, door) or datasets",
+    )
     args = parser.parse_args(argv)
     sz = Sizes.quick() if args.quick else Sizes()
 
@@ -320,23 +334,31 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
 
-    log("[sqlite] fresh home")
-    results["sqlite"] = bench_backend("sqlite", sz, args.postgres_url)
+    if args.only != "datasets":
+        log("[sqlite] fresh home")
+        results["sqlite"] = bench_backend("sqlite", sz, args.postgres_url)
+        problem = (
+            "skipped with --skip-postgres" if args.skip_postgres else pg_problem(args.postgres_url)
+        )
+        if problem is None:
+            meta["postgres"] = pg_settings(args.postgres_url)
+            log("[postgresql] throw-away database")
+            results["postgresql"] = bench_backend("postgresql", sz, args.postgres_url)
+        else:
+            skipped["postgresql"] = problem
+            log(f"[postgresql] NOT MEASURED: {problem}")
 
-    problem = (
-        "skipped with --skip-postgres" if args.skip_postgres else pg_problem(args.postgres_url)
-    )
-    if problem is None:
-        meta["postgres"] = pg_settings(args.postgres_url)
-        log("[postgresql] throw-away database")
-        results["postgresql"] = bench_backend("postgresql", sz, args.postgres_url)
-    else:
-        skipped["postgresql"] = problem
-        log(f"[postgresql] NOT MEASURED: {problem}")
+    classified: ClassifyResult | None = None
+    registered: RegisterResult | None = None
+    if args.only != "core":
+        classified = bench_classification(
+            sz.classify_rows, sz.presidio_rows, sz.classify_repeats, log=log
+        )
+        registered = bench_register(sz.register_rows, log=log)
 
     meta["load_after"] = load_average()
     meta["duration"] = time.perf_counter() - t0
-    text = render(meta, results, skipped)
+    text = render(meta, results, skipped, classified, registered)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text, encoding="utf-8")

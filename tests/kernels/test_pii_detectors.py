@@ -400,3 +400,13 @@ def test_result_fields_and_errors() -> None:
     assert (empty.pii_type, empty.sampled, empty.category) == (None, 0, "none")
     with pytest.raises(ValueError, match="min_share"):
         classify_column("x", ["a"], min_share=0)
+
+
+def test_prepare_with_weights_counts_cells_not_values() -> None:
+    s = prepare(["a@b.org", "  ", "42", "a@b.org"], [5, 3, 2, 1], unseen=4)
+    assert s.n == 5 + 2 + 1 + 4  # the blank value is null: its cells do not count
+    assert dict(zip(s.texts, s.weights, strict=True)) == {"a@b.org": 6, "42": 2}
+    assert s.kinds == {"str": 12}  # unseen cells count with the column's main kind
+    assert s.scanned and not prepare(["a"]).scanned
+    with pytest.raises(ValueError, match="expected 2 weights; found 1"):
+        prepare(["a", "b"], [1])

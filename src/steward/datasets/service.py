@@ -23,11 +23,12 @@ from steward.artifacts import sha256_file
 from steward.audit import canonical_json
 from steward.datasets.io import BATCH_ROWS, open_source
 from steward.datasets.mask import Recipe, apply_recipe, auto_recipe, derive_key, detokenise
+from steward.datasets.scan import TableScan
 from steward.datasets.schema import ColumnSchema, SchemaChange, compare_schemas, infer_schema
 from steward.datasets.validate import ValidationReport, validate_file
 from steward.door import Action
 from steward.errors import Conflict, NotFound, ValidationFailed
-from steward.kernels.pii import PII_TYPES, classify_columns
+from steward.kernels.pii import PII_TYPES
 from steward.kernels.profile import TableProfile
 from steward.policy import Principal, Resource
 from steward.runtime import Runtime
@@ -149,22 +150,6 @@ class _Rechunker:
             table = pa.Table.from_batches(self._pending, schema=self.schema).combine_chunks()
             yield from table.to_batches()
         self._pending, self._rows = [], 0
-
-
-class _Sampler:
-    """The first ``n`` non-null values of each column (what classification looks at)."""
-
-    def __init__(self, names: list[str], n: int) -> None:
-        self.n = n
-        self.values: dict[str, list[Any]] = {name: [] for name in names}
-
-    def update(self, batch: pa.RecordBatch) -> None:
-        for name in batch.schema.names:
-            have = self.values[name]
-            if len(have) >= self.n:
-                continue
-            col = batch.column(name).drop_null()
-            have.extend(col.slice(0, self.n - len(have)).to_pylist())
 
 
 @contextmanager
@@ -307,7 +292,7 @@ class DatasetService:
         schema = src.schema
         out = workdir / "data.parquet"
         profile = TableProfile()
-        sampler = _Sampler(schema.names, self.rt.config.privacy.sample_rows)
+        sampler = TableScan(schema, self.rt.config.privacy.sample_rows)
         h = hashlib.sha256(schema.to_string(show_schema_metadata=False).encode())
         rows = 0
         rechunk = _Rechunker(schema)
@@ -336,10 +321,7 @@ class DatasetService:
         if rows == 0:
             raise ValidationFailed("the input has no rows", rows=0)
         summary = profile.summary()
-        classes = [
-            ColumnClass(**c.to_dict())
-            for c in classify_columns({n: sampler.values[n] for n in schema.names})
-        ]
+        classes = [ColumnClass(**c.to_dict()) for c in sampler.classify()]
         return IngestResult(
             parquet=out,
             fingerprint=h.hexdigest(),

@@ -74,7 +74,11 @@ class ColumnClassification:
         return asdict(self)
 
 
-def _decided(name: str, ev: Evidence, n: int) -> ColumnClassification:
+def _values(n: int, scanned: bool) -> str:
+    return f"{n:,} values (every cell's format counted)" if scanned else f"{n:,} sampled values"
+
+
+def _decided(name: str, ev: Evidence, n: int, scanned: bool = False) -> ColumnClassification:
     t = PII_TYPES[ev.pii_type]
     desc = t.description[0].upper() + t.description[1:]
     checked = (
@@ -87,12 +91,12 @@ def _decided(name: str, ev: Evidence, n: int) -> ColumnClassification:
         detector = f"name:{ev.pii_type}"
         why = (
             f"{desc}: decided by the column name (hint {ev.hint!r}); {ev.share:.0%} of "
-            f"{n:,} sampled values {ev.how}, and such values carry no pattern to check."
+            f"{_values(n, scanned)} {ev.how}, and such values carry no pattern to check."
         )
     else:
         confidence = _BASE[ev.strength] + 0.2 * ev.share + (0.1 if ev.hint else 0.0)
         detector = f"value:{ev.label}" + ("+name" if ev.hint else "")
-        why = f"{desc}: {ev.share:.0%} of {n:,} sampled values {ev.how}{checked}; " + (
+        why = f"{desc}: {ev.share:.0%} of {_values(n, scanned)} {ev.how}{checked}; " + (
             f"name hint {ev.hint!r}." if ev.hint else "no name hint."
         )
     return ColumnClassification(
@@ -108,7 +112,7 @@ def _decided(name: str, ev: Evidence, n: int) -> ColumnClassification:
 
 
 def _undecided(
-    name: str, evidence: list[Evidence], hints: NameHints, n: int
+    name: str, evidence: list[Evidence], hints: NameHints, n: int, scanned: bool = False
 ) -> ColumnClassification:
     near = max(
         (e for e in evidence if e.strength != NAME_ONLY), key=lambda e: e.share, default=None
@@ -117,7 +121,7 @@ def _undecided(
     if n == 0:
         why = "Not classified: the sample has no non-null values."
     else:
-        why = f"Not personal data: no detector reached its threshold on {n:,} sampled values"
+        why = f"Not personal data: no detector reached its threshold on {_values(n, scanned)}"
         if near is not None and near.share > 0:
             why += (
                 f" (closest: {near.pii_type}, {near.share:.0%} of values, "
@@ -145,7 +149,12 @@ def _rank(ev: Evidence) -> tuple[int, float, bool, int]:
 
 
 def classify_column(
-    name: str, values: Sequence[object], *, min_share: float = 0.8
+    name: str,
+    values: Sequence[object],
+    *,
+    weights: Sequence[int] | None = None,
+    unseen: int = 0,
+    min_share: float = 0.8,
 ) -> ColumnClassification:
     """Classify one column from its name and a sample of its non-null values.
 
@@ -156,6 +165,9 @@ def classify_column(
     values
         A sample of the column (about 1,000 values: ``str``, ``int``, ``float``,
         ``bool``, ``date``/``datetime`` or ``None``; nulls are skipped).
+    weights, unseen
+        From a full scan: how many cells each value stands for, and how many scanned
+        cells no value stands for (see :func:`~steward.kernels.pii.sample.prepare`).
     min_share
         Share of values a detector must accept to decide without a name hint.
 
@@ -171,7 +183,7 @@ def classify_column(
     """
     if not 0.0 < min_share <= 1.0:
         raise ValueError(f"min_share: expected a share in (0, 1]; found {min_share!r}")
-    sample = prepare(values)
+    sample = prepare(values, weights, unseen=unseen)
     hints = name_hints(name)
     if sample.n == 0:
         return _undecided(name, [], hints, 0)
@@ -190,12 +202,12 @@ def classify_column(
     decided = [e for e in evidence if e.qualifies]
     by_value = [e for e in decided if e.strength != NAME_ONLY]
     if by_value:
-        return _decided(name, max(by_value, key=_rank), sample.n)
+        return _decided(name, max(by_value, key=_rank), sample.n, sample.scanned)
     by_name = [e for e in decided if e.strength == NAME_ONLY]
     if by_name:
         best = max(by_name, key=lambda e: (len(e.hint or ""), -_ORDER[e.pii_type]))
-        return _decided(name, best, sample.n)
-    return _undecided(name, evidence, hints, sample.n)
+        return _decided(name, best, sample.n, sample.scanned)
+    return _undecided(name, evidence, hints, sample.n, sample.scanned)
 
 
 def classify_columns(columns: Mapping[str, Sequence[object]]) -> list[ColumnClassification]:

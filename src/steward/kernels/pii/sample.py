@@ -68,6 +68,7 @@ class Sample:
     compact_shapes: dict[int, str] = field(default_factory=dict)  # index → shape, short only
     raw_shapes: dict[int, str] = field(default_factory=dict)
     tokens: dict[int, tuple[str, ...]] = field(default_factory=dict)  # folded words, memo
+    scanned: bool = False  # weights come from a scan of every cell, not from the sample
 
     def kind_share(self, *kinds: str) -> float:
         return sum(self.kinds.get(k, 0) for k in kinds) / self.n if self.n else 0.0
@@ -103,29 +104,31 @@ class Sample:
         return out
 
 
-def _text(v: object, kinds: dict[str, int], numbers: list[float], dates: list[dt.date]) -> str:
+def _text(
+    v: object, w: int, kinds: dict[str, int], numbers: list[float], dates: list[dt.date]
+) -> str:
     if isinstance(v, bool):
-        kinds["bool"] = kinds.get("bool", 0) + 1
+        kinds["bool"] = kinds.get("bool", 0) + w
         return "true" if v else "false"
     if isinstance(v, int | np.integer):
-        kinds["int"] = kinds.get("int", 0) + 1
+        kinds["int"] = kinds.get("int", 0) + w
         numbers.append(float(v))
         return str(v)
     if isinstance(v, float | Decimal):
-        kinds["float"] = kinds.get("float", 0) + 1
+        kinds["float"] = kinds.get("float", 0) + w
         f = float(v)
         numbers.append(f)
         return str(int(f)) if f.is_integer() else repr(f)
     if isinstance(v, dt.datetime):
-        kinds["datetime"] = kinds.get("datetime", 0) + 1
+        kinds["datetime"] = kinds.get("datetime", 0) + w
         if v.time() == dt.time(0):
             dates.append(v.date())
         return v.isoformat()
     if isinstance(v, dt.date):
-        kinds["date"] = kinds.get("date", 0) + 1
+        kinds["date"] = kinds.get("date", 0) + w
         dates.append(v)
         return v.isoformat()
-    kinds["str"] = kinds.get("str", 0) + 1
+    kinds["str"] = kinds.get("str", 0) + w
     return str(v).strip()
 
 
@@ -135,28 +138,48 @@ def _is_null(v: object) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
-def prepare(values: Sequence[object]) -> Sample:
-    """Count, convert and shape the non-null values of one column sample."""
+def prepare(
+    values: Sequence[object], weights: Sequence[int] | None = None, *, unseen: int = 0
+) -> Sample:
+    """Count, convert and shape the non-null values of one column sample.
+
+    ``weights`` (one per value) say how many cells of the column each value stands for;
+    they come from a scan of every cell (see :mod:`steward.datasets.scan`), which counts
+    each format exactly and keeps a few values of each. ``unseen`` counts the scanned
+    non-null cells no value stands for: they count in the shares but match no detector.
+    Numeric values and dates enter the numeric and date evidence once each, unweighted.
+    """
+    if weights is not None and len(weights) != len(values):
+        raise ValueError(f"weights: expected {len(values)} weights; found {len(weights)}")
     kinds: dict[str, int] = {}
     numbers: list[float] = []
     dates: list[dt.date] = []
     index: dict[str, int] = {}
     texts: list[str] = []
-    weights: list[int] = []
+    counts: list[int] = []
     n = 0
-    for v in values:  # one pass: values arrive as arbitrary Python objects
+    for k, v in enumerate(values):  # one pass: values arrive as arbitrary Python objects
         if _is_null(v):
             continue
-        n += 1
-        t = _text(v, kinds, numbers, dates)
+        w = 1 if weights is None else weights[k]
+        if w <= 0:
+            continue
+        n += w
+        t = _text(v, w, kinds, numbers, dates)
         i = index.get(t)
         if i is None:
             index[t] = len(texts)
             texts.append(t)
-            weights.append(1)
+            counts.append(w)
         else:
-            weights[i] += 1
-    s = Sample(n=n, texts=texts, weights=weights, kinds=kinds, dates=dates)
+            counts[i] += w
+    if unseen > 0:  # unseen cells are of the column's type: count them with the main kind
+        n += unseen
+        main = max(kinds, key=kinds.__getitem__, default="str")
+        kinds[main] = kinds.get(main, 0) + unseen
+    s = Sample(
+        n=n, texts=texts, weights=counts, kinds=kinds, dates=dates, scanned=weights is not None
+    )
     s.numbers = np.asarray(numbers, dtype=np.float64)
     for i, t in enumerate(texts):
         if len(t) > SHORT:
