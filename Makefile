@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,demo]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,demo,ray]'
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -32,7 +32,7 @@ unit: $(STAMP)
 test: lint typecheck layers unit
 
 $(VENV)/.bench-installed: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,demo,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,demo,ray,bench]'
 	touch $@
 
 bench: $(VENV)/.bench-installed

@@ -118,6 +118,13 @@ def _route_examples(client: TestClient, rt: Runtime) -> dict[tuple[str, str], Ca
             client, "mask", call=lambda ref: client.post(f"/v1/datasets/{ref}/masks", json={})
         ),
         ("POST", "/v1/datasets/{ref}/detokenise"): lambda: _with_tokens(client),
+        ("POST", "/v1/jobs"): lambda: _with_dataset(
+            client,
+            "jobs",
+            call=lambda ref: client.post("/v1/jobs", json={"spec": _train_spec(ref)}),
+        ),
+        ("POST", "/v1/jobs/{job_id}/cancel"): lambda: _with_job(client),
+        ("POST", "/v1/models/import"): lambda: _with_onnx(client, rt),
         ("POST", "/v1/datasets/{ref}/validate"): lambda: _with_dataset(
             client,
             "val",
@@ -179,6 +186,47 @@ def _with_tokens(client: TestClient) -> Callable[[], Any]:
     )
 
 
+def _train_spec(ref: str) -> dict[str, Any]:
+    return {
+        "data": [ref],
+        "target": "amount" if not ref.startswith("seed") else "total",
+        "objective": "regression",
+        "family": "linear",
+        "exclude": ["email"],
+        "team": "risk",
+    }
+
+
+def _with_job(client: TestClient) -> Callable[[], Any]:
+    ref = _register(client, "cancel")
+    job = client.post("/v1/jobs", json={"spec": _train_spec(ref)}).json()
+    return lambda: client.post(f"/v1/jobs/{job['id']}/cancel")
+
+
+def _trained(rt: Runtime, ref: str) -> str:
+    from steward.training import TrainingService, Worker
+
+    job = TrainingService(rt).submit(Principal("admin"), _train_spec(ref))
+    Worker(rt, "inline").run_once(job.id)
+    done = TrainingService(rt).job(Principal("admin"), job.id)
+    assert done.result_ref, done.error_message
+    return done.result_ref
+
+
+def _with_onnx(client: TestClient, rt: Runtime) -> Callable[[], Any]:
+    from steward.registry import ModelService
+
+    model = _trained(rt, _register(client, "onnx"))
+    onnx = ModelService(rt).onnx(Principal("admin"), model)
+    meta = '{"name": "imported", "objective": "regression", "team": "risk"}'
+    return lambda: client.post(
+        "/v1/models/import",
+        params={"meta": meta},
+        content=onnx,
+        headers={"content-type": "application/octet-stream"},
+    )
+
+
 def test_every_mutating_route_goes_through_the_door(rt: Runtime) -> None:
     token = IdentityService(rt).create_token(Principal("admin")).token
     client = TestClient(create_app(rt), headers={"Authorization": f"Bearer {token}"})
@@ -212,6 +260,12 @@ def _sdk_examples(sw: Steward, tmp: Path) -> dict[str, tuple[str | None, Callabl
     anon = sw.mask_dataset("seed@1", recipe={"columns": {"email": "drop"}, "k_min": 2})
     tok = sw.mask_dataset("seed@1", recipe={"columns": {"email": "tokenise"}})
     tokens = sw.read_dataset(tok.version.ref).column("email").to_pylist()[:2]
+    done = sw.train(_train_spec("seed@1"), executor="inline")
+    sw.train(_train_spec("seed@1"), executor="inline", seed=3)
+    queued = sw.train(_train_spec("seed@1"), wait=False)
+    assert done.result_ref is not None
+    onnx_path = tmp / "model.onnx"
+    onnx_path.write_bytes(sw.model_onnx(done.result_ref))
     return {
         "me": (None, sw.me),
         "users": (None, sw.users),
@@ -258,6 +312,21 @@ def _sdk_examples(sw: Steward, tmp: Path) -> dict[str, tuple[str | None, Callabl
             lambda: sw.detokenise(tok.version.ref, "email", tokens),
         ),
         "validate_dataset": (None, lambda: sw.validate_dataset("seed@1", csv_path)),
+        "train": ("model.train", lambda: sw.train(_train_spec("seed@1"), wait=False)),
+        "wait_job": (None, lambda: sw.wait_job(done.id)),
+        "jobs": (None, sw.jobs),
+        "job": (None, lambda: sw.job(done.id)),
+        "job_logs": (None, lambda: sw.job_logs(done.id)),
+        "cancel_job": ("job.cancel", lambda: sw.cancel_job(queued.id)),
+        "models": (None, sw.models),
+        "model": (None, lambda: sw.model(done.result_ref or "")),
+        "compare_models": (None, lambda: sw.compare_models("seed-total@1", "seed-total@2")),
+        "model_card": (None, lambda: sw.model_card("seed-total@1", format="markdown")),
+        "model_onnx": (None, lambda: sw.model_onnx("seed-total@1")),
+        "import_model": (
+            "model.import",
+            lambda: sw.import_model(onnx_path, name="imported", objective="regression"),
+        ),
     }
 
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from sqlalchemy.orm import Session
 
 from steward.audit import EntryDraft, Ledger, canonical_json, sha256_hex
-from steward.errors import PolicyDenied
+from steward.errors import PolicyDenied, Reason
 from steward.policy import Decision, PolicyEngine, Principal, Resource
 from steward.store import Store, governed_writes
 
@@ -93,4 +93,24 @@ class Door:
         with governed_writes(action.name), self.store.transaction(write=True) as session:
             result = do(session)
             self.ledger.append(session, self.draft(principal, action, decision))
+        return result
+
+    def refuse(self, principal: Principal, action: Action, reason: Reason) -> None:
+        """Record a refusal that is not the policy's (a quota, a budget) as a denial."""
+        decision = Decision(False, principal.name, action.name, str(action.resource), [reason])
+        with governed_writes("audit.deny"), self.store.transaction(write=True) as s:
+            self.ledger.append(s, self.draft(principal, action, decision))
+
+    def record(self, actor: str, action: Action, do: Callable[[Session], T], *, follows: str) -> T:
+        """A step Steward takes itself on an action already decided and recorded (a job
+        finishing, a worker lost): done and recorded in one transaction, no new decision.
+
+        ``follows`` names the decided action it belongs to (e.g. ``model.train job j-1``);
+        the entry's reason says so, with policy ``steward-system``.
+        """
+        reason = Reason("steward-system", f"recorded by Steward; follows {follows}", "permit")
+        decision = Decision(True, actor, action.name, str(action.resource), [reason])
+        with governed_writes(action.name), self.store.transaction(write=True) as session:
+            result = do(session)
+            self.ledger.append(session, self.draft(Principal(actor), action, decision))
         return result

@@ -506,7 +506,13 @@ def test_identity_and_site_reads(client: TestClient, auth: Headers) -> None:
     users = client.get("/v1/users", headers=auth["bob"]).json()
     assert [u["name"] for u in users] == ["admin", "alice", "bob"]
     teams = client.get("/v1/teams", headers=auth["bob"]).json()
-    assert teams == [{"name": "risk", "members": ["alice", "bob"], "quotas": {}}]
+    assert teams == [
+        {
+            "name": "risk",
+            "members": ["alice", "bob"],
+            "quotas": {"cpu_hours_per_month": 200.0, "gpu_hours_per_month": 0.0},
+        }
+    ]
     sites = client.get("/v1/sites", headers=auth["bob"]).json()
     assert {s["name"]: s["jurisdiction"] for s in sites} == {"eu-fra": "EU", "us-east": "US"}
     site = client.get("/v1/sites/eu-fra", headers=auth["bob"]).json()
@@ -520,6 +526,7 @@ NON_JSON = {
     ("GET", "/v1/audit/export"): "application/x-ndjson",
     ("GET", "/v1/objects/{site}/{digest}/content"): "application/octet-stream",
     ("GET", "/v1/datasets/{ref}/data"): "application/vnd.apache.parquet",
+    ("GET", "/v1/models/{ref}/onnx"): "application/octet-stream",
 }
 
 

@@ -43,7 +43,9 @@ from steward.governance import (
 from steward.identity import CreatedToken, IdentityService, TeamInfo, TokenInfo, UserInfo
 from steward.objects import ObjectInfo, ObjectService
 from steward.policy import Principal
+from steward.registry import ModelComparison, ModelDetail, ModelService, ModelVersionInfo
 from steward.runtime import Runtime
+from steward.training import JobInfo, JobLogLine, TrainingService
 
 __all__ = ["MUTATING_ROUTES", "READ_ONLY_ROUTES", "create_app"]
 
@@ -60,6 +62,9 @@ MUTATING_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/datasets/{ref}/classification"): "dataset.classify",
     ("POST", "/v1/datasets/{ref}/masks"): "dataset.mask",
     ("POST", "/v1/datasets/{ref}/detokenise"): "dataset.detokenize",
+    ("POST", "/v1/jobs"): "model.train",
+    ("POST", "/v1/jobs/{job_id}/cancel"): "job.cancel",
+    ("POST", "/v1/models/import"): "model.import",
 }
 
 #: POST routes that change nothing (dry runs); a test checks that they really do not.
@@ -122,6 +127,11 @@ class DetokeniseRequest(BaseModel):
 
 class DetokeniseResponse(BaseModel):
     values: list[str]
+
+
+class TrainRequest(BaseModel):
+    spec: dict[str, Any]
+    executor: str | None = Field(None, pattern="^(inline|process|ray)$")
 
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -566,6 +576,109 @@ def create_app(rt: Runtime) -> FastAPI:
         path = await _spool(request, "." + format)
         try:
             return await run_in_threadpool(datasets.validate, p, ref, path)
+        finally:
+            path.unlink(missing_ok=True)
+
+    # -- training and models -------------------------------------------------------------
+    training = TrainingService(rt)
+    registry = ModelService(rt)
+
+    @app.post("/v1/jobs", response_model=JobInfo, status_code=201, tags=["training"])
+    def submit_job(p: Caller, body: TrainRequest) -> JobInfo:
+        """Queue a training job; a worker (``steward worker`` or the server's) runs it."""
+        return training.submit(p, body.spec, executor=body.executor)
+
+    @app.get("/v1/jobs", response_model=list[JobInfo], tags=["training"])
+    def list_jobs(
+        p: Caller,
+        state: Annotated[
+            str | None, Query(pattern="^(queued|running|succeeded|failed|cancelled)$")
+        ] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> list[JobInfo]:
+        return training.jobs(p, state=state, limit=limit)
+
+    @app.get("/v1/jobs/{job_id}", response_model=JobInfo, tags=["training"])
+    def show_job(p: Caller, job_id: str) -> JobInfo:
+        return training.job(p, job_id)
+
+    @app.get("/v1/jobs/{job_id}/logs", response_model=list[JobLogLine], tags=["training"])
+    def job_logs(
+        p: Caller, job_id: str, after: Annotated[int, Query(ge=0)] = 0
+    ) -> list[JobLogLine]:
+        return training.logs(p, job_id, after=after)
+
+    @app.post("/v1/jobs/{job_id}/cancel", response_model=JobInfo, tags=["training"])
+    def cancel_job(p: Caller, job_id: str) -> JobInfo:
+        return training.cancel(p, job_id)
+
+    @app.get("/v1/models", response_model=list[ModelVersionInfo], tags=["models"])
+    def list_models(
+        p: Caller, stage: Annotated[str | None, Query(max_length=16)] = None
+    ) -> list[ModelVersionInfo]:
+        return registry.versions(p, stage=stage)
+
+    @app.get("/v1/models-compare", response_model=ModelComparison, tags=["models"])
+    def compare_models(
+        p: Caller,
+        a: Annotated[str, Query(min_length=1, max_length=160)],
+        b: Annotated[str, Query(min_length=1, max_length=160)],
+    ) -> ModelComparison:
+        return registry.compare(p, a, b)
+
+    @app.get("/v1/models/{ref}", response_model=ModelDetail, tags=["models"])
+    def show_model(p: Caller, ref: str) -> ModelDetail:
+        return registry.show(p, ref)
+
+    @app.get(
+        "/v1/models/{ref}/onnx",
+        response_class=Response,
+        tags=["models"],
+        responses={200: {"content": {"application/octet-stream": {}}}},
+    )
+    def model_onnx(p: Caller, ref: str) -> Response:
+        return Response(registry.onnx(p, ref), media_type="application/octet-stream")
+
+    @app.post(
+        "/v1/models/import",
+        response_model=ModelVersionInfo,
+        status_code=201,
+        tags=["models"],
+        openapi_extra=octet,
+    )
+    async def import_model(
+        p: Caller, request: Request, meta: Annotated[str, Query(max_length=100_000)]
+    ) -> ModelVersionInfo:
+        import json
+
+        try:
+            fields = json.loads(meta)
+        except json.JSONDecodeError as e:
+            raise ValidationFailed(f"meta: expected a JSON object; {e.msg} at {e.pos}") from None
+        if not isinstance(fields, dict) or not isinstance(fields.get("name"), str):
+            raise ValidationFailed("meta: expected a JSON object with at least name and objective")
+        allowed = {
+            "name",
+            "objective",
+            "team",
+            "site",
+            "schema",
+            "lineage",
+            "jurisdiction",
+            "anonymised",
+            "metrics",
+            "intended_use",
+        }
+        unknown = sorted(set(fields) - allowed)
+        if unknown:
+            raise ValidationFailed(
+                f"meta: unknown fields {', '.join(unknown)}", allowed=sorted(allowed)
+            )
+        if "objective" not in fields:
+            raise ValidationFailed("meta: objective is required (binary, multiclass or regression)")
+        path = await _spool(request, ".onnx")
+        try:
+            return await run_in_threadpool(registry.import_onnx, p, path, **fields)
         finally:
             path.unlink(missing_ok=True)
 

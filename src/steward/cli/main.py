@@ -14,6 +14,7 @@ from rich.markup import escape
 from steward.cli.common import HomeOpt, JsonOpt, client, handle_errors, state
 from steward.cli.data import data_app
 from steward.cli.output import console, err_console, print_json, print_table
+from steward.cli.train import job_app, model_app, train, worker
 from steward.config import Home, init_home
 from steward.errors import ValidationFailed
 
@@ -42,8 +43,12 @@ for sub, name in (
     (policy_app, "policy"),
     (object_app, "object"),
     (data_app, "data"),
+    (job_app, "job"),
+    (model_app, "model"),
 ):
     app.add_typer(sub, name=name)
+app.command("train")(train)
+app.command("worker")(worker)
 
 
 @app.callback()
@@ -92,18 +97,39 @@ def init(
 def server(
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    jobs: Annotated[
+        bool, typer.Option(help="Also run queued training jobs (a worker thread).")
+    ] = True,
 ) -> None:
-    """Serve the REST API (and, in later issues, the dashboard and inference)."""
+    """Serve the REST API and run queued training jobs."""
+    import threading
+
     import uvicorn
 
     from steward.api import create_app
     from steward.runtime import Runtime
+    from steward.training import Worker, WorkerBusy
 
     rt = Runtime.open(state.home)
     console.print(
         f"Steward API on http://{host}:{port} (home {rt.home.root}, db {rt.store.safe_url})"
     )
-    uvicorn.run(create_app(rt), host=host, port=port, log_level="info")
+    stop = threading.Event()
+    if jobs:
+
+        def run_jobs() -> None:
+            w = Worker(rt)
+            try:
+                with w.exclusive():
+                    w.serve(stop)
+            except WorkerBusy as e:
+                err_console.print(f"jobs: not running them here: {e.message}")
+
+        threading.Thread(target=run_jobs, name="steward-worker", daemon=True).start()
+    try:
+        uvicorn.run(create_app(rt), host=host, port=port, log_level="info")
+    finally:
+        stop.set()
 
 
 @app.command()

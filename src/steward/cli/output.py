@@ -44,6 +44,21 @@ def print_table(
     console.print(table)
 
 
+def print_rows(
+    rows: Sequence[Sequence[str]], columns: Sequence[str], *, title: str | None = None
+) -> None:
+    """A table of ready-made cells (for views that combine several fields)."""
+    if not rows:
+        console.print(f"[dim](no {title or 'rows'})[/dim]")
+        return
+    table = Table(title=title, show_lines=False)
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""

@@ -71,11 +71,22 @@ sites:
         eu-fra: 0.02
         internet: 0.09
 
-# Teams own datasets, models and spend. Quotas arrive with the training issue.
+# Teams own datasets, models and spend. Quotas: compute per calendar month (UTC);
+# a training job that would cross one is refused before it starts.
 teams:
   risk:
     members: [alice, bob]
-    quotas: {}
+    quotas:
+      cpu_hours_per_month: 200
+      gpu_hours_per_month: 0
+
+# Training jobs: executor inline | process (local worker processes) | ray.
+training:
+  executor: process
+  workers: 1
+  heartbeat_seconds: 5
+  lost_after_seconds: 30
+  max_attempts: 2
 
 # Users and their roles: viewer, data-steward, scientist, approver, deployer, admin.
 # Users sign in to the API with tokens from `steward token create`.

@@ -17,9 +17,11 @@ __all__ = [
     "ROLES",
     "Prices",
     "Privacy",
+    "Quotas",
     "Site",
     "StewardConfig",
     "Team",
+    "Training",
     "User",
     "load_config",
     "parse_config",
@@ -66,9 +68,36 @@ class Site(_Strict):
     prices: Prices = Field(default_factory=lambda: Prices())
 
 
+class Quotas(_Strict):
+    """Compute a team may use per calendar month (UTC); absent means unlimited."""
+
+    cpu_hours_per_month: float | None = Field(None, ge=0)
+    gpu_hours_per_month: float | None = Field(None, ge=0)
+
+
 class Team(_Strict):
     members: list[str] = Field(default_factory=list)
-    quotas: dict[str, float] = Field(default_factory=dict)
+    quotas: Quotas = Field(default_factory=lambda: Quotas())
+
+
+class Training(_Strict):
+    """How training jobs run (see docs/training.md)."""
+
+    executor: Literal["inline", "process", "ray"] = Field(
+        "process", description="inline: in the caller; process: local worker processes; ray"
+    )
+    workers: int = Field(1, ge=1, le=64, description="jobs run at once by one worker")
+    heartbeat_seconds: float = Field(5.0, gt=0, le=300)
+    lost_after_seconds: float = Field(
+        30.0, gt=0, le=3600, description="a running job with no heartbeat this long lost its worker"
+    )
+    max_attempts: int = Field(2, ge=1, le=10, description="attempts before a lost job fails")
+    ray_address: str | None = Field(
+        None, description="Ray cluster address (ray executor); none starts a local Ray"
+    )
+    onnx_tolerance: float = Field(
+        1e-4, gt=0, le=0.1, description="largest ONNX vs scikit-learn difference accepted"
+    )
 
 
 class User(_Strict):
@@ -97,6 +126,7 @@ class StewardConfig(_Strict):
     teams: dict[str, Team] = Field(default_factory=dict)
     users: dict[str, User] = Field(min_length=1)
     privacy: Privacy = Field(default_factory=lambda: Privacy())
+    training: Training = Field(default_factory=lambda: Training())
 
     @model_validator(mode="after")
     def _cross_references(self) -> StewardConfig:

@@ -603,6 +603,14 @@ class DatasetService:
     ) -> pa.Table:
         """Read a version's data at ``site`` (default: its home site). Residency and
         locked holdouts apply; ``purpose`` is set by Steward's own services only."""
+        return pq.read_table(
+            io.BytesIO(self.read_bytes(principal, ref, site=site, purpose=purpose))
+        )
+
+    def read_bytes(
+        self, principal: Principal, ref: str, *, site: str | None = None, purpose: str = ""
+    ) -> bytes:
+        """:meth:`read`, as the decrypted Parquet bytes (what a training task carries)."""
         ds, v = self._lookup(ref)
         where = site or v.site
         self.rt.config.site(where)
@@ -610,8 +618,23 @@ class DatasetService:
             principal,
             Action("dataset.read", self._resource(ds, v), site=where, context={"purpose": purpose}),
         )
-        data = self.rt.artifacts.get_bytes(v.site, v.object_digest)
-        return pq.read_table(io.BytesIO(data))
+        return self.rt.artifacts.get_bytes(v.site, v.object_digest)
+
+    def governed_view(self, ref: str) -> tuple[DatasetDetail, Resource, int]:
+        """Metadata, policy resource and row id of a version, for a service that decides
+        its own action on it (training decides ``model.train``). Reads no data."""
+        with self.rt.store.transaction() as s:
+            ds, v = self._version_row(s, ref)
+            info = self._info(s, ds, v)
+            detail = DatasetDetail(
+                **info.model_dump(),
+                schema=[ColumnSchema(**c) for c in json.loads(v.schema_json)],
+                classification=[ColumnClass(**c) for c in json.loads(v.classification_json)],
+                profile={},
+                transform_spec=json.loads(v.transform_spec),
+                copies=[],
+            )
+            return detail, self._resource(ds, v), v.id
 
     def copy(self, principal: Principal, ref: str, *, to_site: str) -> CopyInfo:
         """Copy a version's bytes to another site (residency decides); bytes are recorded."""

@@ -94,7 +94,7 @@ class IdentityService:
     def teams(self, principal: Principal) -> list[TeamInfo]:
         self.rt.door.check(principal, Action("system.read", Resource("System", "teams")))
         return [
-            TeamInfo(name=n, members=list(t.members), quotas=dict(t.quotas))
+            TeamInfo(name=n, members=list(t.members), quotas=t.quotas.model_dump(exclude_none=True))
             for n, t in sorted(self.rt.config.teams.items())
         ]
 

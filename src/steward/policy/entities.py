@@ -17,6 +17,7 @@ RESOURCE_ATTRS: dict[str, dict[str, str]] = {
     "Ledger": {},
     "Site": {},
     "Token": {"owner": "User"},
+    "Job": {"owner": "User", "team": "Team"},
     "Object": {"jurisdiction": "String", "anonymised": "Bool", "team": "Team"},
     "Dataset": {"jurisdiction": "String", "anonymised": "Bool", "locked": "Bool", "team": "Team"},
     "Model": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -34,7 +35,23 @@ from steward.governance import (
 from steward.identity import CreatedToken, IdentityService, TeamInfo, TokenInfo, UserInfo
 from steward.objects import ObjectInfo, ObjectService
 from steward.policy import Principal
+from steward.registry import (
+    ModelComparison,
+    ModelDetail,
+    ModelService,
+    ModelVersionInfo,
+    render_markdown,
+)
 from steward.runtime import Runtime
+from steward.training import (
+    JobInfo,
+    JobLogLine,
+    NoSuchSite,
+    TrainingService,
+    TrainingSpec,
+    WorkerBusy,
+    load_spec_file,
+)
 
 __all__ = ["Steward"]
 
@@ -51,8 +68,11 @@ _ERRORS: dict[str, type[E.StewardError]] = {
         E.QuotaExceeded,
         E.GateFailed,
         E.IntegrityError,
+        NoSuchSite,
+        WorkerBusy,
     )
 }
+_FINAL = ("succeeded", "failed", "cancelled")
 
 
 def _raise_for(resp: httpx.Response) -> None:
@@ -149,6 +169,8 @@ class Steward:
             self._governance = GovernanceService(self._rt)
             self._objects = ObjectService(self._rt)
             self._datasets = DatasetService(self._rt)
+            self._training = TrainingService(self._rt)
+            self._models = ModelService(self._rt)
 
     # -- lifecycle -------------------------------------------------------------------
     @property
@@ -516,6 +538,172 @@ class Steward:
             Path(source),
             quarantine=Path(quarantine) if quarantine is not None else None,
         )
+
+    # -- training --------------------------------------------------------------------
+    def train(
+        self,
+        spec: TrainingSpec | dict[str, Any] | str | os.PathLike[str] | None = None,
+        *,
+        wait: bool = True,
+        executor: str | None = None,
+        on_update: Callable[[JobInfo], None] | None = None,
+        **fields: Any,
+    ) -> JobInfo:
+        """Submit a training job; with ``wait`` (the default) run or follow it to its end.
+
+        ``spec`` is a :class:`~steward.training.TrainingSpec`, a mapping, or a YAML/JSON
+        file; keyword ``fields`` add to or override it, e.g.
+        ``sw.train(data=["loans@2"], target="default", objective="binary", family="hgb")``.
+        Embedded, a waiting call runs the job in this process on the configured executor
+        (unless a worker already runs jobs for the home: then it follows that worker).
+        """
+        raw: dict[str, Any]
+        if spec is None:
+            raw = {}
+        elif isinstance(spec, TrainingSpec):
+            raw = spec.model_dump(exclude_unset=True)
+        elif isinstance(spec, dict):
+            raw = dict(spec)
+        else:
+            raw = load_spec_file(Path(spec))
+        raw.update({k: v for k, v in fields.items() if v is not None})
+        if self._remote:
+            job = self._remote.model(
+                JobInfo, "POST", "/v1/jobs", json={"spec": raw, "executor": executor}
+            )
+        else:
+            job = self._training.submit(self._principal, raw, executor=executor)
+            if wait:
+                # when the home's worker is busy (WorkerBusy) it runs the job: follow it below
+                with contextlib.suppress(WorkerBusy):
+                    self._training.run_pending(job.id, executor=executor or job.executor)
+        if on_update is not None:
+            on_update(job)
+        return self.wait_job(job.id, on_update=on_update) if wait else job
+
+    def wait_job(
+        self,
+        job_id: str,
+        *,
+        timeout: float | None = None,
+        poll: float = 0.5,
+        on_update: Callable[[JobInfo], None] | None = None,
+    ) -> JobInfo:
+        """Poll a job until it ends (or ``timeout`` seconds pass); returns its last state."""
+        import time
+
+        start = time.monotonic()
+        while True:
+            job = self.job(job_id)
+            if on_update is not None:
+                on_update(job)
+            if job.state in _FINAL:
+                return job
+            if timeout is not None and time.monotonic() - start > timeout:
+                return job
+            time.sleep(poll)
+
+    def jobs(self, *, state: str | None = None, limit: int = 100) -> list[JobInfo]:
+        if self._remote:
+            params: dict[str, Any] = {"limit": limit}
+            if state:
+                params["state"] = state
+            return self._remote.models(JobInfo, "GET", "/v1/jobs", params=params)
+        return self._training.jobs(self._principal, state=state, limit=limit)
+
+    def job(self, job_id: str) -> JobInfo:
+        if self._remote:
+            return self._remote.model(JobInfo, "GET", f"/v1/jobs/{job_id}")
+        return self._training.job(self._principal, job_id)
+
+    def job_logs(self, job_id: str, *, after: int = 0) -> list[JobLogLine]:
+        if self._remote:
+            return self._remote.models(
+                JobLogLine, "GET", f"/v1/jobs/{job_id}/logs", params={"after": after}
+            )
+        return self._training.logs(self._principal, job_id, after=after)
+
+    def cancel_job(self, job_id: str) -> JobInfo:
+        if self._remote:
+            return self._remote.model(JobInfo, "POST", f"/v1/jobs/{job_id}/cancel")
+        return self._training.cancel(self._principal, job_id)
+
+    # -- models ----------------------------------------------------------------------
+    def models(self, *, stage: str | None = None) -> list[ModelVersionInfo]:
+        if self._remote:
+            params = {"stage": stage} if stage else {}
+            return self._remote.models(ModelVersionInfo, "GET", "/v1/models", params=params)
+        return self._models.versions(self._principal, stage=stage)
+
+    def model(self, ref: str) -> ModelDetail:
+        """Metrics, schema, lineage, card and profile summary of ``name@version``."""
+        if self._remote:
+            return self._remote.model(ModelDetail, "GET", f"/v1/models/{ref}")
+        return self._models.show(self._principal, ref)
+
+    def compare_models(self, a: str, b: str) -> ModelComparison:
+        if self._remote:
+            return self._remote.model(
+                ModelComparison, "GET", "/v1/models-compare", params={"a": a, "b": b}
+            )
+        return self._models.compare(self._principal, a, b)
+
+    def model_card(self, ref: str, *, format: str = "json") -> Any:
+        """The model card: a mapping (``format="json"``) or Markdown text."""
+        detail = self.model(ref)
+        if format == "markdown":
+            return render_markdown(detail.ref, detail.stage, detail.card)
+        if format != "json":
+            raise E.ValidationFailed(f"format: expected json or markdown; found {format!r}")
+        return detail.card
+
+    def model_onnx(self, ref: str) -> bytes:
+        """The ONNX bytes of a model version."""
+        if self._remote:
+            return self._remote.call("GET", f"/v1/models/{ref}/onnx").content
+        return self._models.onnx(self._principal, ref)
+
+    def import_model(
+        self,
+        file: str | os.PathLike[str],
+        *,
+        name: str,
+        objective: str,
+        team: str | None = None,
+        site: str | None = None,
+        schema: list[dict[str, Any]] | None = None,
+        lineage: dict[str, Any] | None = None,
+        jurisdiction: str | None = None,
+        anonymised: bool = False,
+        metrics: dict[str, float] | None = None,
+        intended_use: str | None = None,
+    ) -> ModelVersionInfo:
+        """Register an externally trained ONNX model (marked external)."""
+        meta: dict[str, Any] = {
+            "name": name,
+            "objective": objective,
+            "team": team,
+            "site": site,
+            "schema": schema,
+            "lineage": lineage,
+            "jurisdiction": jurisdiction,
+            "anonymised": anonymised,
+            "metrics": metrics,
+            "intended_use": intended_use,
+        }
+        if self._remote:
+            import json as _json
+
+            with open(file, "rb") as fh:
+                return self._remote.model(
+                    ModelVersionInfo,
+                    "POST",
+                    "/v1/models/import",
+                    params={"meta": _json.dumps(meta)},
+                    content=fh.read(),
+                    headers={"content-type": "application/octet-stream"},
+                )
+        return self._models.import_onnx(self._principal, Path(file), **meta)
 
 
 def _as_file(source: Any) -> Path:

@@ -17,6 +17,11 @@ from steward.store.tables import (
     DatasetCopy,
     DatasetParent,
     DatasetVersion,
+    Job,
+    JobLog,
+    Model,
+    ModelDataset,
+    ModelVersion,
     StoredObject,
 )
 
@@ -30,6 +35,11 @@ __all__ = [
     "DatasetCopy",
     "DatasetParent",
     "DatasetVersion",
+    "Job",
+    "JobLog",
+    "Model",
+    "ModelDataset",
+    "ModelVersion",
     "Store",
     "StoredObject",
     "governed_writes",

@@ -8,6 +8,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -27,6 +28,11 @@ __all__ = [
     "DatasetCopy",
     "DatasetParent",
     "DatasetVersion",
+    "Job",
+    "JobLog",
+    "Model",
+    "ModelDataset",
+    "ModelVersion",
     "StoredObject",
 ]
 
@@ -184,3 +190,115 @@ class DatasetCopy(Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Job(Base):
+    """A training job: a row in the durable queue, its state, progress and metering.
+
+    ``state``: queued → running → succeeded | failed | cancelled. A running job whose
+    ``heartbeat_at`` is older than the timeout lost its worker: it is queued again while
+    ``attempts < max_attempts``, else failed with the reason.
+    """
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    spec_json: Mapped[str] = mapped_column(Text)
+    model_name: Mapped[str] = mapped_column(String(128))
+    team: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    site: Mapped[str] = mapped_column(String(64))
+    placement: Mapped[str] = mapped_column(Text, default="")
+    executor: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    worker: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=2)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    progress_json: Mapped[str] = mapped_column(Text, default="{}")
+    error_code: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    result_ref: Mapped[str | None] = mapped_column(String(160), nullable=True)
+    estimate_cpu_hours: Mapped[float] = mapped_column(Float, default=0.0)
+    cpu_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    gpu_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    wall_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    peak_memory_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_read: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (Index("ix_jobs_team_created", "team", "created_at"),)
+
+
+class JobLog(Base):
+    """One line of a job's log (phases, progress, errors), per attempt."""
+
+    __tablename__ = "job_logs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(32), ForeignKey("jobs.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    line: Mapped[str] = mapped_column(Text)
+
+
+class Model(Base):
+    """A named model: its versions are ``name@1``, ``name@2``, ..."""
+
+    __tablename__ = "models"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    team: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ModelVersion(Base):
+    """``name@version``: an ONNX artifact (encrypted at its site) with its evidence."""
+
+    __tablename__ = "model_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_id: Mapped[int] = mapped_column(Integer, ForeignKey("models.id"))
+    version: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(16))
+    site: Mapped[str] = mapped_column(String(64))
+    jurisdiction: Mapped[str] = mapped_column(String(8))
+    anonymised: Mapped[bool] = mapped_column(Boolean, default=False)
+    external: Mapped[bool] = mapped_column(Boolean, default=False)
+    object_digest: Mapped[str] = mapped_column(String(64))
+    onnx_bytes: Mapped[int] = mapped_column(BigInteger)
+    objective: Mapped[str] = mapped_column(String(16))
+    family: Mapped[str] = mapped_column(String(32))
+    estimator: Mapped[str] = mapped_column(String(256))
+    spec_json: Mapped[str] = mapped_column(Text)
+    inputs_json: Mapped[str] = mapped_column(Text)
+    outputs_json: Mapped[str] = mapped_column(Text)
+    classes_json: Mapped[str] = mapped_column(Text)
+    metrics_json: Mapped[str] = mapped_column(Text)
+    profile_json: Mapped[str] = mapped_column(Text)
+    lineage_json: Mapped[str] = mapped_column(Text)
+    card_json: Mapped[str] = mapped_column(Text)
+    job_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (UniqueConstraint("model_id", "version", name="uq_model_versions"),)
+
+
+class ModelDataset(Base):
+    """Lineage: the model version was trained on the dataset version."""
+
+    __tablename__ = "model_datasets"
+
+    model_version_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("model_versions.id"), primary_key=True
+    )
+    dataset_version_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("dataset_versions.id"), primary_key=True
+    )

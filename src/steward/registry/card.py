@@ -1,0 +1,150 @@
+"""Model cards (after Mitchell et al., "Model Cards for Model Reporting", 2019).
+
+A card is JSON first (stored with the version, filled in further by later stages: the
+gates add fairness and approvals) and rendered as Markdown for people. Sections the
+registry cannot know yet are present and say so, rather than missing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["build_card", "render_markdown"]
+
+PENDING = "pending: filled in by the validation gates"
+
+
+def build_card(
+    *,
+    name: str,
+    objective: str,
+    intended_use: str | None,
+    spec: dict[str, Any],
+    metrics: dict[str, float],
+    lineage: dict[str, Any],
+    datasets: list[dict[str, Any]],
+    external: bool = False,
+    n_train: int | None = None,
+    n_validation: int | None = None,
+) -> dict[str, Any]:
+    """The card of a new version (JSON-able)."""
+    limitations = [
+        "Metrics are measured on a random validation split of the training data, not on a "
+        "locked holdout; the validation gates measure that.",
+        "The model has seen only the populations in its training data; it is not validated "
+        "for others.",
+    ]
+    if external:
+        limitations.insert(
+            0,
+            "Externally trained: its lineage is declared by its owner, not recorded by "
+            "Steward, and its metrics (if any) are as declared.",
+        )
+    special = sorted(
+        {
+            c["column"]
+            for d in datasets
+            for c in d.get("classification", [])
+            if c.get("category") == "special"
+        }
+    )
+    if special:
+        limitations.append(
+            "Trained on data with special-category columns ("
+            + ", ".join(special)
+            + "); check fairness across those groups before use."
+        )
+    return {
+        "model": name,
+        "objective": objective,
+        "intended_use": intended_use or "not stated: give --intended-use when training",
+        "training_data": datasets,
+        "training": {
+            "estimator": lineage.get("estimator"),
+            "family": spec.get("family"),
+            "target": spec.get("target"),
+            "features": lineage.get("features"),
+            "params": lineage.get("params"),
+            "seed": spec.get("seed"),
+            "rows": {"train": n_train, "validation": n_validation},
+        },
+        "metrics": {"validation_split": metrics},
+        "lineage": {
+            k: lineage.get(k)
+            for k in ("trained_by", "site", "job", "code_version", "libraries", "onnx_check")
+            if k in lineage
+        },
+        "limitations": limitations,
+        "fairness": PENDING,
+        "robustness": PENDING,
+        "approvals": PENDING,
+        "external": external,
+    }
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if v is None:
+        return "—"
+    return str(v)
+
+
+def render_markdown(ref: str, stage: str, card: dict[str, Any]) -> str:
+    """The card as Markdown."""
+    t = card.get("training", {})
+    lines = [
+        f"# Model card: {ref}",
+        "",
+        f"- Stage: **{stage}**" + (" (external model)" if card.get("external") else ""),
+        f"- Objective: {card.get('objective')}",
+        f"- Intended use: {card.get('intended_use')}",
+        "",
+        "## Training data",
+        "",
+    ]
+    data = card.get("training_data") or []
+    if not data:
+        lines.append("Not recorded (external model)." if card.get("external") else "—")
+    for d in data:
+        lines.append(
+            f"- `{d.get('ref')}`: {_fmt(d.get('rows'))} rows, {d.get('jurisdiction')} data at "
+            f"{d.get('site')}, fingerprint `{str(d.get('fingerprint'))[:16]}…`"
+            + (", anonymised" if d.get("anonymised") else "")
+        )
+        counts = d.get("classification_summary") or {}
+        if counts:
+            lines.append(
+                "  - columns by class: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+            )
+    lines += [
+        "",
+        "## Training",
+        "",
+        f"- Estimator: `{t.get('estimator')}` (family {t.get('family')})",
+        f"- Target: `{t.get('target')}`; seed {t.get('seed')}",
+        f"- Features ({len(t.get('features') or [])}): "
+        + ", ".join(f"`{f}`" for f in (t.get("features") or [])),
+        f"- Rows: {_fmt((t.get('rows') or {}).get('train'))} train, "
+        f"{_fmt((t.get('rows') or {}).get('validation'))} validation",
+        "",
+        "## Metrics (validation split)",
+        "",
+    ]
+    metrics = (card.get("metrics") or {}).get("validation_split") or {}
+    if metrics:
+        lines += ["| metric | value |", "|---|---|"]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in sorted(metrics.items())]
+    else:
+        lines.append("None recorded.")
+    lineage = card.get("lineage") or {}
+    lines += ["", "## Lineage", ""]
+    for k, v in lineage.items():
+        if isinstance(v, dict):
+            v = ", ".join(f"{a} {_fmt(b)}" for a, b in sorted(v.items()))
+        lines.append(f"- {k.replace('_', ' ')}: {_fmt(v)}")
+    lines += ["", "## Limitations", ""]
+    lines += [f"- {x}" for x in card.get("limitations", [])]
+    for section in ("fairness", "robustness", "approvals"):
+        lines += ["", f"## {section.capitalize()}", "", _fmt(card.get(section))]
+    return "\n".join(lines) + "\n"

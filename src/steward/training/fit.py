@@ -1,0 +1,1015 @@
+"""The training step: fit a scikit-learn pipeline on an Arrow table, export it to ONNX,
+check the export against scikit-learn and measure the export on a validation split.
+
+Pure: no database, files or network; the worker reads the data and stores the result.
+
+The exported model takes one input per feature column, named after the column
+(sanitised to ``[A-Za-z0-9_]``; ``FitResult.inputs`` maps each input to its column):
+``FP32`` of shape ``[-1, 1]`` for numeric columns (integers, floats, decimals, booleans;
+a missing value is NaN) and ``BYTES`` (strings) of shape ``[-1, 1]`` for categorical
+ones (strings and dictionaries; a missing value is the empty string). Classifiers output
+``label`` and ``probabilities`` (columns in the order of ``FitResult.classes``),
+regressors ``variable``.
+
+Numeric columns are cast to float32 *before* fitting, so that scikit-learn and ONNX
+Runtime see the same numbers: the export computes in float32, and a tree threshold that
+falls between a float64 value and its float32 rounding would otherwise send a row down
+different branches. Integers beyond 2**24 lose precision in that cast, as they would at
+serving time. Tree families get no scaler for the same reason (a one-ulp difference in a
+scaled value can cross a threshold); they encode categories as ordinals, which keeps the
+matrix dense and small however many rows there are.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import math
+import re
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import onnx
+import onnxruntime as ort
+import pyarrow as pa
+import pyarrow.compute as pc
+from threadpoolctl import threadpool_limits
+
+from steward.errors import ValidationFailed
+from steward.kernels.profile import TableProfile
+from steward.training.spec import TrainingSpec
+
+__all__ = ["CHECK_ROWS", "ONNX_OPSET", "FitResult", "check_spec_against", "fit"]
+
+#: Opsets of the exported models: what skl2onnx pairs with ai.onnx 18, which every
+#: onnxruntime since 1.14 runs.
+ONNX_OPSET: dict[str, int] = {"": 18, "ai.onnx.ml": 3}
+#: Most validation rows on which the export is compared with scikit-learn.
+CHECK_ROWS = 1000
+
+Kind = Literal["numeric", "categorical"]
+
+_MISSING_CATEGORY = "missing"
+_BATCH_ROWS = 65_536
+_PHASES: tuple[tuple[str, float], ...] = (
+    ("prepare", 0.0),
+    ("fit", 0.05),
+    ("convert", 0.75),
+    ("check", 0.85),
+    ("metrics", 0.9),
+    ("profile", 0.95),
+)
+_TREE_FAMILIES = ("random_forest", "hgb")
+_TREE_MODULES = ("sklearn.tree", "sklearn.ensemble")
+# Defaults that differ from scikit-learn's, applied unless spec.params sets them. A fully
+# grown forest on a million rows exports to more than protobuf's 2 GiB; depth 12 keeps
+# each tree under 8,192 nodes.
+_FAMILY_DEFAULTS: dict[tuple[str, bool], dict[str, Any]] = {
+    ("linear", True): {"max_iter": 1000},
+    ("random_forest", True): {"n_estimators": 100, "max_depth": 12},
+    ("random_forest", False): {"n_estimators": 100, "max_depth": 12},
+}
+_OIP_TYPES: dict[int, str] = {
+    onnx.TensorProto.FLOAT: "FP32",
+    onnx.TensorProto.DOUBLE: "FP64",
+    onnx.TensorProto.INT64: "INT64",
+    onnx.TensorProto.INT32: "INT32",
+    onnx.TensorProto.STRING: "BYTES",
+    onnx.TensorProto.BOOL: "BOOL",
+}
+_LIBRARIES = ("scikit-learn", "skl2onnx", "onnx", "onnxruntime", "protobuf", "numpy", "pyarrow")
+
+
+@dataclass
+class FitResult:
+    """What one training run produced: the ONNX model and everything recorded about it."""
+
+    onnx: bytes
+    estimator: str
+    params: dict[str, Any]
+    features: list[str]
+    inputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+    classes: list[Any] | None
+    metrics: dict[str, float]
+    n_train: int
+    n_validation: int
+    dropped_rows: int
+    onnx_max_diff: float
+    onnx_label_agreement: float | None
+    onnx_checked_rows: int
+    opset: dict[str, int]
+    reference_profile: dict[str, Any]
+    library_versions: dict[str, str]
+    seconds: dict[str, float]
+    warnings: list[str] = field(default_factory=list)
+
+
+# -- checks against the data ----------------------------------------------------------
+
+
+def _feature_kind(t: pa.DataType) -> Kind | None:
+    if (
+        pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_boolean(t)
+        or pa.types.is_decimal(t)
+    ):
+        return "numeric"
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
+        return "categorical"
+    if pa.types.is_dictionary(t) and (
+        _feature_kind(t.value_type) == "categorical" or pa.types.is_integer(t.value_type)
+    ):
+        return "categorical"
+    return None
+
+
+def _is_numeric_target(t: pa.DataType) -> bool:
+    return bool(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t))
+
+
+def _is_label_target(t: pa.DataType) -> bool:
+    return _is_numeric_target(t) or pa.types.is_boolean(t) or _feature_kind(t) == "categorical"
+
+
+def _close(name: str, candidates: Sequence[str]) -> list[str]:
+    """Names close to ``name``: a case-insensitive match first, then difflib's."""
+    lower = {c.lower(): c for c in reversed(candidates)}
+    found = [lower[name.lower()]] if name.lower() in lower else []
+    for m in difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6):
+        if lower[m] not in found:
+            found.append(lower[m])
+    return found[:3]
+
+
+def _listing(names: Sequence[str], limit: int = 20) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def check_spec_against(spec: TrainingSpec, schema: pa.Schema, rows: int) -> list[str]:
+    """Check ``spec`` against the data's schema and row count, before any compute.
+
+    Returns the feature columns the fit will use: ``spec.features``, or every column
+    but the target and ``spec.exclude``, in the schema's order. Raises
+    :class:`ValidationFailed` (``details["check"]`` names the check) for an unknown
+    target, feature or excluded column, an empty dataset, a target whose type does not
+    fit the objective, or feature columns of unsupported types. Checks that need the
+    values (classes of the target, infinite numbers) happen in :func:`fit`.
+    """
+    names = list(schema.names)
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValidationFailed(
+            f"column names must be unique; found {_listing(dupes)} more than once. "
+            "Rename the columns of the dataset.",
+            check="duplicate_columns",
+            columns=dupes,
+        )
+    if spec.target not in names:
+        close = _close(spec.target, names)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        raise ValidationFailed(
+            f"target column {spec.target!r} is not in the data; its columns are "
+            f"{_listing(names)}.{hint}",
+            check="unknown_target",
+            column=spec.target,
+            expected="a column of the dataset",
+            found=names,
+            suggestions=close,
+            fix="set target to one of the dataset's columns",
+        )
+    for what, asked in (("features", spec.features or []), ("exclude", spec.exclude)):
+        unknown = [c for c in asked if c not in names]
+        if unknown:
+            nearby = {c: _close(c, names) for c in unknown}
+            hints = "; ".join(f"{c!r}: did you mean {s[0]!r}?" for c, s in nearby.items() if s)
+            raise ValidationFailed(
+                f"{what}: {_listing([repr(c) for c in unknown])} not in the data; its "
+                f"columns are {_listing(names)}." + (f" {hints}" if hints else ""),
+                check=f"unknown_{what}",
+                columns=unknown,
+                expected="columns of the dataset",
+                found=names,
+                suggestions=nearby,
+                fix=f"remove the unknown names from {what} or correct their spelling",
+            )
+    if rows == 0:
+        raise ValidationFailed(
+            "the dataset is empty: expected at least 2 rows (one to train on, one to "
+            "validate); found 0. Register a version that has data.",
+            check="empty",
+            expected=">= 2 rows",
+            found=0,
+        )
+    target_type = schema.field(spec.target).type
+    if spec.objective == "regression" and not _is_numeric_target(target_type):
+        raise ValidationFailed(
+            f"regression needs a numeric target; column {spec.target!r} is {target_type}. "
+            "Use objective binary or multiclass for labels, or pick a numeric target.",
+            check="target_type",
+            column=spec.target,
+            expected="integer, float or decimal",
+            found=str(target_type),
+        )
+    if spec.objective != "regression" and not _is_label_target(target_type):
+        raise ValidationFailed(
+            f"{spec.objective} classification needs a target of labels (strings, integers "
+            f"or booleans); column {spec.target!r} is {target_type}. Pick another target.",
+            check="target_type",
+            column=spec.target,
+            expected="string, integer or boolean labels",
+            found=str(target_type),
+        )
+    if spec.features is not None:
+        features = list(spec.features)
+    else:
+        skip = {spec.target, *spec.exclude}
+        features = [n for n in names if n not in skip]
+    if not features:
+        raise ValidationFailed(
+            f"no feature columns: the data has only {_listing(names)}, all of them "
+            "the target or excluded. Exclude fewer columns.",
+            check="no_features",
+            expected="at least one feature column",
+            found=[],
+        )
+    bad = {
+        c: str(schema.field(c).type)
+        for c in features
+        if _feature_kind(schema.field(c).type) is None
+    }
+    if bad:
+        shown = ", ".join(f"{c!r} ({t})" for c, t in bad.items())
+        raise ValidationFailed(
+            f"unsupported feature types: {shown}. Features must be numeric (integer, "
+            "float, decimal, boolean) or categorical (string, dictionary). Exclude these "
+            f"columns (exclude: [{', '.join(bad)}]) or derive a numeric column from them.",
+            check="feature_types",
+            columns=bad,
+            expected="numeric or categorical columns",
+            found=bad,
+            fix=f"exclude: {list(bad)}",
+        )
+    return features
+
+
+# -- the estimator ----------------------------------------------------------------------
+
+
+def _import_class(path: str) -> Any:
+    module_name, sep, attr = path.partition(":")
+    if not sep:
+        module_name, _, attr = path.rpartition(".")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValidationFailed(
+            f"estimator {path!r}: cannot import module {module_name!r} ({exc}). Expected an "
+            "installed module; install its package on the workers or correct the path.",
+            check="estimator",
+            estimator=path,
+            expected="an importable module.Class",
+            found=str(exc),
+        ) from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError as exc:
+        close = _close(attr, [n for n in dir(module) if not n.startswith("_")])
+        raise ValidationFailed(
+            f"estimator {path!r}: module {module_name!r} has no {attr!r}"
+            + (f"; did you mean {close[0]!r}?" if close else "."),
+            check="estimator",
+            estimator=path,
+            suggestions=close,
+        ) from exc
+
+
+def _param_names(cls: type) -> set[str] | None:
+    """The constructor's parameter names; None if it takes ``**kwargs``."""
+    try:
+        sig = inspect.signature(cls)
+    except (TypeError, ValueError):
+        return None
+    names = set()
+    for p in sig.parameters.values():
+        if p.kind is p.VAR_KEYWORD:
+            return None
+        if p.kind is not p.VAR_POSITIONAL:
+            names.add(p.name)
+    return names
+
+
+def _build_estimator(spec: TrainingSpec) -> tuple[str, Any]:
+    from sklearn.base import is_classifier, is_regressor
+
+    path = spec.estimator_path()
+    cls = _import_class(path)
+    shown = path.replace(":", ".")
+    methods = ("fit", "predict", "get_params", "set_params")
+    if not isinstance(cls, type) or not all(callable(getattr(cls, m, None)) for m in methods):
+        raise ValidationFailed(
+            f"{shown} is not a scikit-learn estimator: expected a class with fit, predict, "
+            f"get_params and set_params; found {type(cls).__name__} {cls!r}"[:300],
+            check="estimator",
+            estimator=shown,
+        )
+    valid = _param_names(cls)
+    unknown = sorted(set(spec.params) - valid) if valid is not None else []
+    if unknown:
+        hints = {p: _close(p, sorted(valid or ())) for p in unknown}
+        raise ValidationFailed(
+            f"{shown} has no parameter {', '.join(map(repr, unknown))}; its parameters are "
+            f"{', '.join(sorted(valid or ()))}.",
+            check="params",
+            estimator=shown,
+            unknown=unknown,
+            valid=sorted(valid or ()),
+            suggestions=hints,
+        )
+    classify = spec.objective != "regression"
+    params = dict(_FAMILY_DEFAULTS.get((spec.family, classify), {}))
+    params.update(spec.params)
+    if valid is not None:
+        params = {k: v for k, v in params.items() if k in valid}
+        if "random_state" in valid and "random_state" not in spec.params:
+            params["random_state"] = spec.seed
+        # n_jobs only where it splits the work: LogisticRegression warns that it has
+        # no effect, and one job is every estimator's default.
+        if (
+            "n_jobs" in valid
+            and "n_jobs" not in spec.params
+            and spec.family != "linear"
+            and spec.resources.cpus > 1
+        ):
+            params["n_jobs"] = spec.resources.cpus
+    try:
+        estimator = cls(**params)
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed(
+            f"{shown}: cannot construct it with params {spec.params}: {exc}",
+            check="params",
+            estimator=shown,
+        ) from exc
+    try:
+        kind_ok = is_classifier(estimator) if classify else is_regressor(estimator)
+    except (AttributeError, TypeError):  # not an estimator scikit-learn can tag
+        kind_ok = False
+    if not kind_ok:
+        expected = "a classifier" if classify else "a regressor"
+        raise ValidationFailed(
+            f"{shown} is not {expected}, which objective {spec.objective!r} needs. Pick "
+            f"{expected} or change the objective.",
+            check="estimator",
+            estimator=shown,
+            expected=expected,
+        )
+    if classify and not callable(getattr(estimator, "predict_proba", None)):
+        raise ValidationFailed(
+            f"{shown} has no predict_proba: classification needs probabilities for its "
+            "metrics and its served output. Pick a probabilistic classifier or wrap it in "
+            "sklearn.calibration.CalibratedClassifierCV.",
+            check="estimator",
+            estimator=shown,
+        )
+    return shown, estimator
+
+
+def _pipeline(
+    spec: TrainingSpec, estimator: Any, numeric: list[str], categorical: list[str]
+) -> Any:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+    module = type(estimator).__module__
+    trees = spec.family in _TREE_FAMILIES or (
+        spec.family == "custom" and module.startswith(_TREE_MODULES)
+    )
+    # keep_empty_features: a column that is all null in the training split still has an
+    # input in the export; it is imputed with 0 rather than silently dropped.
+    num_steps: list[tuple[str, Any]] = [
+        ("impute", SimpleImputer(strategy="median", keep_empty_features=True))
+    ]
+    if not trees:
+        num_steps.append(("scale", StandardScaler()))
+    encoder: Any
+    if spec.family in _TREE_FAMILIES:
+        encoder = OrdinalEncoder(
+            handle_unknown="use_encoded_value", unknown_value=-1, dtype=np.float32
+        )
+    else:
+        encoder = OneHotEncoder(
+            handle_unknown="ignore", dtype=np.float32, sparse_output=spec.family == "linear"
+        )
+    cat_steps = [
+        (
+            "impute",
+            SimpleImputer(
+                missing_values="",
+                strategy="constant",
+                fill_value=_MISSING_CATEGORY,
+                keep_empty_features=True,
+            ),
+        ),
+        ("encode", encoder),
+    ]
+    parts = []
+    if numeric:
+        parts.append(("numeric", Pipeline(num_steps), numeric))
+    if categorical:
+        parts.append(("categorical", Pipeline(cat_steps), categorical))
+    # Only the linear family takes sparse input for sure; custom estimators get dense.
+    prepare = ColumnTransformer(parts, sparse_threshold=0.3 if spec.family == "linear" else 0.0)
+    return Pipeline([("prepare", prepare), ("model", estimator)])
+
+
+def _float32_thresholds(estimator: Any) -> None:
+    """Round HistGradientBoosting's split thresholds down to float32, in place.
+
+    Its thresholds are float64 midpoints between bin edges, which ONNX stores rounded to
+    the *nearest* float32; a float32 input between the two roundings (a value unseen in
+    training, e.g. 45.9 between a split at 45.8999996 and its rounding 45.9000015) then
+    goes left in ONNX and right in scikit-learn. For float32 inputs, which are all this
+    model gets, ``x <= t`` holds exactly when ``x <= floor32(t)``: scikit-learn's
+    predictions do not change and the export's comparisons become exact. (skl2onnx does
+    the same for the other tree models.)
+    """
+    for predictors in getattr(estimator, "_predictors", None) or []:
+        for predictor in predictors:
+            nodes = getattr(predictor, "nodes", None)
+            if nodes is None or "num_threshold" not in (nodes.dtype.names or ()):
+                continue
+            t = nodes["num_threshold"]
+            t32 = t.astype(np.float32)
+            t32 = np.where(t32 > t, np.nextafter(t32, np.float32(-np.inf)), t32)
+            nodes["num_threshold"] = t32.astype(np.float64)
+
+
+def _jsonable(v: Any) -> Any:
+    if v is None or isinstance(v, bool | int | str):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else repr(v)
+    if isinstance(v, np.generic):
+        return _jsonable(v.item())
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    return repr(v)
+
+
+# -- preparing the data -----------------------------------------------------------------
+
+
+def _input_names(features: Sequence[str]) -> list[str]:
+    """ONNX input names: ``[A-Za-z0-9_]``, not starting with a digit, unique."""
+    used: set[str] = set()
+    out = []
+    for f in features:
+        base = re.sub(r"[^A-Za-z0-9_]", "_", f)
+        if not base or base[0].isdigit():
+            base = "_" + base
+        name, i = base, 2
+        while name in used:
+            name, i = f"{base}_{i}", i + 1
+        used.add(name)
+        out.append(name)
+    return out
+
+
+def _numeric_column(name: str, col: pa.ChunkedArray) -> pa.ChunkedArray:
+    out = pc.cast(col, pa.float32(), safe=False)
+    infinite = pc.sum(pc.is_inf(out)).as_py() or 0
+    if infinite:
+        raise ValidationFailed(
+            f"column {name!r} has {infinite:,} infinite value(s) (or values beyond float32's "
+            "range); expected finite numbers. Replace them with nulls or exclude the column.",
+            check="infinite",
+            column=name,
+            found=infinite,
+        )
+    return pc.fill_null(out, float("nan"))
+
+
+def _categorical_column(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pa.types.is_dictionary(col.type):
+        col = pc.cast(col, col.type.value_type)
+    if not pa.types.is_string(col.type):
+        col = pc.cast(col, pa.string())
+    return pc.fill_null(col, "")
+
+
+def _labels(spec: TrainingSpec, col: pa.ChunkedArray) -> npt.NDArray[Any]:
+    """The target as numpy: float64 for regression, str objects or int64 for labels."""
+    t = col.type
+    if spec.objective == "regression":
+        y = np.asarray(pc.cast(col, pa.float64(), safe=False).to_numpy(), dtype=np.float64)
+        if not np.isfinite(y).all():
+            raise ValidationFailed(
+                f"target {spec.target!r} has infinite values; expected finite numbers. "
+                "Replace them with nulls (those rows are dropped) or fix the data.",
+                check="target_values",
+                column=spec.target,
+            )
+        return y
+    if pa.types.is_dictionary(t):
+        col = pc.cast(col, t.value_type)
+        t = col.type
+    if pa.types.is_boolean(t) or pa.types.is_integer(t):
+        return np.asarray(pc.cast(col, pa.int64()).to_numpy(), dtype=np.int64)
+    if pa.types.is_floating(t) or pa.types.is_decimal(t):
+        y = np.asarray(pc.cast(col, pa.float64(), safe=False).to_numpy(), dtype=np.float64)
+        if not (np.isfinite(y) & (y == np.round(y))).all():
+            raise ValidationFailed(
+                f"target {spec.target!r} holds non-integer numbers; {spec.objective} "
+                "classification needs labels. Use objective regression, or round the "
+                "target to class codes.",
+                check="target_type",
+                column=spec.target,
+            )
+        return y.astype(np.int64)
+    # Through a dictionary: one Python string per class rather than one per row.
+    encoded = pc.dictionary_encode(pc.cast(col, pa.string())).combine_chunks()
+    words = np.asarray(encoded.dictionary.to_pylist(), dtype=object)
+    return np.asarray(words[encoded.indices.to_numpy()], dtype=object)
+
+
+@dataclass
+class _Data:
+    x_train: pa.Table
+    x_val: pa.Table
+    y_train: npt.NDArray[Any]
+    y_val: npt.NDArray[Any]
+    train_idx: npt.NDArray[np.intp]
+    table: pa.Table  # rows with a target, original columns
+    classes: npt.NDArray[Any] | None
+    kinds: list[Kind]
+    names: list[str]
+    dropped: int
+
+
+def _classes(
+    spec: TrainingSpec, y: npt.NDArray[Any]
+) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Sorted classes (as ``np.unique`` and scikit-learn order them), their row counts,
+    and each row's class index. Arrow's hash kernels do it without sorting the rows,
+    which for a million string labels is most of the preparation time."""
+    arr = pa.array(y)
+    counted = pc.value_counts(arr)
+    order = np.argsort(np.asarray(counted.field("values").to_numpy(zero_copy_only=False)))
+    classes = np.asarray(counted.field("values").to_numpy(zero_copy_only=False))[order]
+    counts = np.asarray(counted.field("counts").to_numpy(), dtype=np.int64)[order]
+    codes = pc.index_in(arr, value_set=pa.array(classes)).to_numpy()
+    codes = np.asarray(codes, dtype=np.int64)
+    if len(classes) < 2:
+        raise ValidationFailed(
+            f"target {spec.target!r} has {len(classes)} class "
+            f"({', '.join(map(repr, classes.tolist()))}); classification needs at least 2. "
+            "Pick another target or add data with the other classes.",
+            check="classes",
+            column=spec.target,
+            expected=">= 2 classes",
+            found=classes.tolist(),
+        )
+    if spec.objective == "binary" and len(classes) > 2:
+        shown = ", ".join(map(repr, classes[:10].tolist()))
+        raise ValidationFailed(
+            f"objective binary needs a target with 2 classes; {spec.target!r} has "
+            f"{len(classes)} ({shown}{', ...' if len(classes) > 10 else ''}). Use objective "
+            "multiclass, or map the target to two classes.",
+            check="classes",
+            column=spec.target,
+            expected="2 classes",
+            found=classes[:100].tolist(),
+        )
+    return classes, counts, codes
+
+
+def _prepare(spec: TrainingSpec, table: pa.Table, features: list[str]) -> _Data:
+    from sklearn.model_selection import train_test_split
+
+    target = table.column(spec.target)
+    valid = pc.is_valid(target)
+    if pa.types.is_floating(target.type):
+        valid = pc.and_(valid, pc.invert(pc.is_nan(target)))
+    kept = pc.sum(valid).as_py() or 0
+    dropped = table.num_rows - kept
+    if kept == 0:
+        raise ValidationFailed(
+            f"target {spec.target!r} is null in all {table.num_rows:,} rows; expected values "
+            "to learn from. Pick another target or fill it in.",
+            check="target_values",
+            column=spec.target,
+        )
+    if dropped:
+        table = table.filter(valid)
+    if table.num_rows < 2:
+        raise ValidationFailed(
+            f"only {table.num_rows} row has a target; expected at least 2 (one to train on, "
+            "one to validate).",
+            check="empty",
+            expected=">= 2 rows",
+            found=table.num_rows,
+        )
+    y = _labels(spec, table.column(spec.target))
+    n = len(y)
+    n_val = math.ceil(n * spec.validation_fraction)
+    n_val = min(max(n_val, 1), n - 1)
+    stratify = None
+    classes = None
+    if spec.objective != "regression":
+        classes, counts, codes = _classes(spec, y)
+        if counts.min() >= 2 and min(n_val, n - n_val) >= len(classes):
+            stratify = codes
+    train_idx, val_idx = train_test_split(
+        np.arange(n), test_size=n_val, random_state=spec.seed, stratify=stratify
+    )
+    if classes is not None:
+        missing = np.setdiff1d(classes, y[train_idx])
+        if len(missing):
+            raise ValidationFailed(
+                f"class(es) {', '.join(map(repr, missing.tolist()))} of {spec.target!r} have "
+                "too few rows to appear in both the training and the validation split; "
+                "expected at least 2 rows per class. Merge or drop the rare classes.",
+                check="classes",
+                column=spec.target,
+                found=missing.tolist(),
+            )
+    names = _input_names(features)
+    kinds: list[Kind] = []
+    columns = []
+    for f in features:
+        col = table.column(f)
+        kind = _feature_kind(col.type)
+        assert kind is not None  # check_spec_against rejected the others
+        kinds.append(kind)
+        columns.append(_numeric_column(f, col) if kind == "numeric" else _categorical_column(col))
+    x = pa.table(columns, names=names)
+    return _Data(
+        x_train=x.take(train_idx),
+        x_val=x.take(val_idx),
+        y_train=y[train_idx],
+        y_val=y[val_idx],
+        train_idx=train_idx,
+        table=table,
+        classes=classes,
+        kinds=kinds,
+        names=names,
+        dropped=dropped,
+    )
+
+
+# -- ONNX --------------------------------------------------------------------------------
+
+
+def _convert(pipeline: Any, data: _Data, estimator_name: str, classify: bool, graph: str) -> bytes:
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+
+    types = [
+        (n, FloatTensorType([None, 1]) if k == "numeric" else StringTensorType([None, 1]))
+        for n, k in zip(data.names, data.kinds, strict=True)
+    ]
+    options = {id(pipeline.steps[-1][1]): {"zipmap": False}} if classify else None
+    try:
+        # A fixed graph name: skl2onnx's default is a random UUID, the only thing that
+        # kept two fits of the same spec and data from giving identical bytes.
+        model = convert_sklearn(
+            pipeline,
+            initial_types=types,
+            target_opset=dict(ONNX_OPSET),
+            options=options,
+            name=graph,
+        )
+        blob: bytes = model.SerializeToString()
+    except Exception as exc:  # skl2onnx raises many unrelated types; all mean "cannot export"
+        raise ValidationFailed(
+            f"{estimator_name} cannot be exported to ONNX: skl2onnx says: "
+            f"{(str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]} Pick an "
+            "estimator skl2onnx converts "
+            "(https://onnx.ai/sklearn-onnx/supported.html) or a built-in family.",
+            check="onnx_export",
+            estimator=estimator_name,
+            error=f"{type(exc).__name__}: {str(exc)[:2000]}",
+        ) from exc
+    got = [i.name for i in model.graph.input]
+    if got != data.names:  # skl2onnx renames inputs it finds invalid; ours never are
+        raise ValidationFailed(
+            f"the ONNX export's inputs are {got}; expected {data.names}.",
+            check="onnx_export",
+            estimator=estimator_name,
+        )
+    return blob
+
+
+def _session(blob: bytes, cpus: int) -> Any:
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = cpus
+    opts.inter_op_num_threads = 1
+    opts.log_severity_level = 3
+    return ort.InferenceSession(blob, sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def _feed(x: pa.Table, kinds: Sequence[Kind]) -> dict[str, npt.NDArray[Any]]:
+    feed = {}
+    for name, kind, col in zip(x.column_names, kinds, x.columns, strict=True):
+        if kind == "numeric":
+            arr = np.asarray(col.to_numpy(), dtype=np.float32)
+        else:
+            arr = np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
+        feed[name] = arr.reshape(-1, 1)
+    return feed
+
+
+def _run(session: Any, x: pa.Table, kinds: Sequence[Kind]) -> list[npt.NDArray[Any]]:
+    """Run the export on ``x`` in batches; outputs concatenated in the model's order."""
+    parts: list[list[npt.NDArray[Any]]] = []
+    for start in range(0, max(x.num_rows, 1), _BATCH_ROWS):
+        parts.append(session.run(None, _feed(x.slice(start, _BATCH_ROWS), kinds)))
+    return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
+
+
+def _io(values: Sequence[onnx.ValueInfoProto]) -> list[dict[str, Any]]:
+    out = []
+    for v in values:
+        t = v.type.tensor_type
+        shape = [d.dim_value if d.HasField("dim_value") else -1 for d in t.shape.dim]
+        out.append(
+            {
+                "name": v.name,
+                "datatype": _OIP_TYPES.get(
+                    t.elem_type, onnx.TensorProto.DataType.Name(t.elem_type)
+                ),
+                "shape": shape,
+            }
+        )
+    return out
+
+
+def _check(
+    pipeline: Any,
+    session: Any,
+    data: _Data,
+    classify: bool,
+    tolerance: float,
+) -> tuple[float, float | None, int]:
+    rows = min(CHECK_ROWS, data.x_val.num_rows)
+    x = data.x_val.slice(0, rows)
+    outputs = _run(session, x, data.kinds)
+    if classify:
+        expected = np.asarray(pipeline.predict_proba(x), dtype=np.float64)
+        got = np.asarray(outputs[1], dtype=np.float64)
+        diff = float(np.abs(expected - got).max()) if rows else 0.0
+        agreement = float(np.mean(np.asarray(outputs[0]) == pipeline.predict(x)))
+        bad = diff > tolerance
+        bound = "probabilities within"
+    else:
+        expected = np.asarray(pipeline.predict(x), dtype=np.float64).ravel()
+        got = np.asarray(outputs[0], dtype=np.float64).ravel()
+        gap = np.abs(expected - got)
+        diff = float(gap.max()) if rows else 0.0
+        agreement = None
+        bad = bool((gap > tolerance * np.maximum(1.0, np.abs(expected))).any())
+        bound = "predictions within a relative"
+    if bad:
+        raise ValidationFailed(
+            f"ONNX export differs from scikit-learn: expected {bound} {tolerance:g} on "
+            f"{rows} validation rows; found a difference of {diff:.3g}. Report it with the "
+            "estimator and library versions; a built-in family may export cleanly.",
+            check="onnx_mismatch",
+            max_diff=diff,
+            tolerance=tolerance,
+            rows=rows,
+        )
+    return diff, agreement, rows
+
+
+def _normalised(p: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
+    q = np.clip(np.asarray(p, dtype=np.float64), 0.0, 1.0)
+    total = q.sum(axis=1, keepdims=True)
+    return np.asarray(q / np.where(total > 0, total, 1.0), dtype=np.float64)
+
+
+def _metrics(
+    spec: TrainingSpec, y: npt.NDArray[Any], classes: npt.NDArray[Any] | None, out: list[Any]
+) -> tuple[dict[str, float], pa.Array]:
+    """Validation metrics from the export's outputs, and the ``prediction`` column."""
+    from sklearn import metrics as m
+
+    if classes is None:
+        pred = np.asarray(out[0], dtype=np.float64).ravel()
+        res = {
+            "rmse": m.root_mean_squared_error(y, pred),
+            "mae": m.mean_absolute_error(y, pred),
+        }
+        if len(y) >= 2:
+            res["r2"] = m.r2_score(y, pred)
+        return {k: float(v) for k, v in res.items()}, pa.array(pred)
+    labels = np.asarray(out[0])
+    proba = _normalised(out[1])
+    res = {"accuracy": m.accuracy_score(y, labels)}
+    if spec.objective == "binary":
+        positive = classes[1]
+        truth = y == positive
+        if 0 < truth.sum() < len(truth):  # AUC needs both classes
+            res["roc_auc"] = m.roc_auc_score(truth, proba[:, 1])
+        res["f1"] = m.f1_score(truth, labels == positive, zero_division=0.0)
+        res["log_loss"] = m.log_loss(y, proba, labels=classes)
+        res["brier"] = m.brier_score_loss(truth, proba[:, 1])
+        prediction = pa.array(proba[:, 1])
+    else:
+        res["f1_macro"] = m.f1_score(y, labels, average="macro", labels=classes, zero_division=0.0)
+        res["log_loss"] = m.log_loss(y, proba, labels=classes)
+        prediction = pa.array(labels.tolist())
+    return {k: float(v) for k, v in res.items()}, prediction
+
+
+# -- the fit ------------------------------------------------------------------------------
+
+
+class _Phases:
+    def __init__(self, progress: Callable[[str, float], None] | None) -> None:
+        self._progress = progress
+        self._fractions = dict(_PHASES)
+        self._current: str | None = None
+        self._start = 0.0
+        self.seconds: dict[str, float] = {}
+
+    def __call__(self, phase: str) -> None:
+        self._end()
+        self._current, self._start = phase, time.perf_counter()
+        if self._progress is not None:
+            self._progress(phase, self._fractions[phase])
+
+    def _end(self) -> None:
+        if self._current is not None:
+            self.seconds[self._current] = round(time.perf_counter() - self._start, 6)
+            self._current = None
+
+    def done(self) -> None:
+        self._end()
+        if self._progress is not None:
+            self._progress("done", 1.0)
+
+
+def _versions() -> dict[str, str]:
+    out = {}
+    for lib in _LIBRARIES:
+        try:
+            out[lib] = version(lib)
+        except PackageNotFoundError:
+            out[lib] = "unknown"
+    return out
+
+
+def fit(
+    spec: TrainingSpec,
+    table: pa.Table,
+    *,
+    progress: Callable[[str, float], None] | None = None,
+    onnx_tolerance: float = 1e-4,
+) -> FitResult:
+    """Train ``spec`` on ``table``, export it to ONNX and measure the export.
+
+    Rows whose target is null (or NaN) are dropped and counted in ``dropped_rows``; the
+    rest is split into training and validation rows (``spec.validation_fraction``,
+    ``spec.seed``; stratified for classification when every class has 2 rows or more).
+    The export is compared with scikit-learn on up to :data:`CHECK_ROWS` validation
+    rows: classifier probabilities must agree within ``onnx_tolerance``, regressor
+    predictions within ``onnx_tolerance * max(1, |prediction|)``. Metrics are those of
+    the export on the whole validation split: binary roc_auc, accuracy, f1 (positive
+    class: the second of the sorted classes), log_loss and brier; multiclass accuracy,
+    f1_macro and log_loss; regression rmse, mae and r2.
+
+    ``progress(phase, fraction)`` is called as each phase starts (prepare, fit, convert,
+    check, metrics, profile) with a rough fraction of the work done, and once with
+    ``("done", 1.0)``. BLAS and OpenMP threads, ``n_jobs`` and ONNX Runtime's threads
+    are limited to ``spec.resources.cpus``. Warnings raised while training are returned
+    in ``FitResult.warnings`` rather than printed.
+
+    Raises :class:`ValidationFailed` (``details["check"]`` says which check) for a spec
+    that does not fit the data, an estimator that is unknown, not an estimator, or does
+    not export, and an export that does not match scikit-learn.
+
+    Examples
+    --------
+    >>> spec = TrainingSpec(data=["toy@1"], target="y", objective="binary", family="linear")
+    >>> t = pa.table({"x": [0.1, 0.9, 0.2, 0.8] * 25, "y": ["no", "yes", "no", "yes"] * 25})
+    >>> r = fit(spec, t)
+    >>> (r.classes, r.metrics["accuracy"], [i["datatype"] for i in r.inputs])
+    (['no', 'yes'], 1.0, ['FP32'])
+    """
+    if not onnx_tolerance > 0:
+        raise ValueError(f"onnx_tolerance: expected a positive number; found {onnx_tolerance}")
+    phase = _Phases(progress)
+    cpus = spec.resources.cpus
+    classify = spec.objective != "regression"
+    with warnings.catch_warnings(record=True) as caught, threadpool_limits(limits=cpus):
+        warnings.simplefilter("always")
+        # skl2onnx 1.20 passes a Python bool into an int attribute when it exports
+        # HistGradientBoosting*; protobuf < 7.34 accepts it with this warning (hence the
+        # protobuf pin). The exported model is correct: the check below compares it.
+        warnings.filterwarnings(
+            "ignore", message=r"Field onnx\.AttributeProto\.ints: Expected an int, got a boolean"
+        )
+        phase("prepare")
+        features = check_spec_against(spec, table.schema, table.num_rows)
+        estimator_name, estimator = _build_estimator(spec)
+        data = _prepare(spec, table, features)
+        numeric = [n for n, k in zip(data.names, data.kinds, strict=True) if k == "numeric"]
+        categorical = [n for n, k in zip(data.names, data.kinds, strict=True) if k != "numeric"]
+        pipeline = _pipeline(spec, estimator, numeric, categorical)
+
+        phase("fit")
+        from sklearn.utils._param_validation import (
+            InvalidParameterError,  # private module, but the stable type of param errors
+        )
+
+        try:
+            pipeline.fit(data.x_train, data.y_train)
+        except InvalidParameterError as exc:
+            raise ValidationFailed(
+                f"{estimator_name}: {exc}", check="params", estimator=estimator_name
+            ) from exc
+        except (ValueError, TypeError) as exc:
+            raise ValidationFailed(
+                f"{estimator_name} failed to train on this data: {exc}",
+                check="fit",
+                estimator=estimator_name,
+            ) from exc
+
+        phase("convert")
+        _float32_thresholds(estimator)
+        blob = _convert(pipeline, data, estimator_name, classify, spec.model_name)
+        model = onnx.load_model_from_string(blob)
+
+        phase("check")
+        try:
+            session = _session(blob, cpus)
+        except Exception as exc:  # onnxruntime's own exception types are not importable
+            raise ValidationFailed(
+                f"the ONNX export of {estimator_name} does not load in onnxruntime: {exc}",
+                check="onnx_export",
+                estimator=estimator_name,
+            ) from exc
+        max_diff, agreement, checked = _check(pipeline, session, data, classify, onnx_tolerance)
+
+        phase("metrics")
+        outputs = _run(session, data.x_val, data.kinds)
+        metrics, prediction = _metrics(spec, data.y_val, data.classes, outputs)
+
+        phase("profile")
+        train_features = data.table.select(features).take(data.train_idx)
+        reference = {
+            "features": TableProfile().update(train_features).to_dict(),
+            "predictions": TableProfile().update(pa.table({"prediction": prediction})).to_dict(),
+        }
+    phase.done()
+
+    inputs = []
+    for name, kind, f in zip(data.names, data.kinds, features, strict=True):
+        inputs.append(
+            {
+                "name": name,
+                "column": f,
+                "datatype": "FP32" if kind == "numeric" else "BYTES",
+                "shape": [-1, 1],
+                "kind": kind,
+                "arrow_type": str(table.schema.field(f).type),
+            }
+        )
+    seen: dict[str, None] = {}
+    for w in caught:
+        seen.setdefault(f"{w.category.__name__}: {w.message}", None)
+    return FitResult(
+        onnx=blob,
+        estimator=estimator_name,
+        params={k: _jsonable(v) for k, v in estimator.get_params(deep=False).items()},
+        features=features,
+        inputs=inputs,
+        outputs=_io(model.graph.output),
+        classes=data.classes.tolist() if data.classes is not None else None,
+        metrics=metrics,
+        n_train=data.x_train.num_rows,
+        n_validation=data.x_val.num_rows,
+        dropped_rows=data.dropped,
+        onnx_max_diff=max_diff,
+        onnx_label_agreement=agreement,
+        onnx_checked_rows=checked,
+        opset={o.domain or "ai.onnx": o.version for o in model.opset_import},
+        reference_profile=reference,
+        library_versions=_versions(),
+        seconds=phase.seconds,
+        warnings=list(seen),
+    )
