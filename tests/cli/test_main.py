@@ -7,31 +7,12 @@ import os
 from pathlib import Path
 
 import pytest
+from clitools import run, runner
 from sqlalchemy import text
-from typer.testing import CliRunner
 
 from steward.cli import app
 from steward.config import Home
 from steward.store import Store, governed_writes
-
-runner = CliRunner()
-
-
-def run(home: Path, *args: str, user: str | None = "admin") -> tuple[int, str, str]:
-    env = {"STEWARD_HOME": str(home)}
-    if user:
-        env["STEWARD_USER"] = user
-    result = runner.invoke(app, list(args), env=env)
-    return result.exit_code, result.stdout, result.stderr
-
-
-@pytest.fixture
-def cli_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("STEWARD_DATABASE_URL", raising=False)
-    home = tmp_path / "home"
-    code, _, err = run(home, "init", str(home), user=None)
-    assert code == 0, err
-    return home
 
 
 def test_init_creates_home_and_refuses_to_overwrite(cli_home: Path) -> None:
@@ -218,5 +199,7 @@ def test_demo_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     result = runner.invoke(app, ["demo", "--home", str(tmp_path / "demo")])
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "residency" in result.stdout and "four-eyes" in result.stdout
+    assert "quota_exceeded" in result.stdout and "gpu-hours" in result.stdout
+    assert "Model card: hmda-deny@1" in result.stdout and "roc_auc" in result.stdout
     assert "ledger verified" in result.stdout
     assert os.environ.get("STEWARD_DATABASE_URL") == "postgresql://must-not-be-used/x"

