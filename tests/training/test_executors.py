@@ -74,11 +74,17 @@ def fast_reap(home: Home) -> Home:
     return home
 
 
-def _worker(home: Home, log: Path) -> subprocess.Popen[bytes]:
+def _server(home: Home, log: Path) -> subprocess.Popen[bytes]:
+    """``steward server`` (the API and its job worker thread) in its own process group."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
     env = dict(os.environ, STEWARD_HOME=str(home.root))
     with open(log, "ab") as fh:
         return subprocess.Popen(
-            [sys.executable, "-m", "steward.cli", "worker"],
+            [sys.executable, "-m", "steward.cli", "server", "--port", str(port)],
             env=env,
             stdout=fh,
             stderr=subprocess.STDOUT,
@@ -86,7 +92,7 @@ def _worker(home: Home, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def test_jobs_survive_a_kill_9_of_the_worker(fast_reap: Home, tmp_path: Path) -> None:
+def test_jobs_survive_a_kill_9_of_the_server(fast_reap: Home, tmp_path: Path) -> None:
     rt = Runtime.open(fast_reap)
     try:
         ref = register_default(rt, rows=10000)
@@ -94,12 +100,12 @@ def test_jobs_survive_a_kill_9_of_the_worker(fast_reap: Home, tmp_path: Path) ->
         slow = spec(ref, name="slow", family="random_forest", params={"n_estimators": 300})
         first = svc.submit(ALICE, slow)
         second = svc.submit(ALICE, spec(ref, name="queued"))
-        log = tmp_path / "worker.log"
-        w1 = _worker(fast_reap, log)
+        log = tmp_path / "server.log"
+        w1 = _server(fast_reap, log)
         try:
             wait_for(lambda: svc.job(ALICE, first.id).state == "running")
             time.sleep(1.0)  # inside the fit
-            os.killpg(w1.pid, signal.SIGKILL)  # the worker and its training process
+            os.killpg(w1.pid, signal.SIGKILL)  # the server, its worker, the training process
             w1.wait(10)
         finally:
             if w1.poll() is None:
@@ -107,7 +113,7 @@ def test_jobs_survive_a_kill_9_of_the_worker(fast_reap: Home, tmp_path: Path) ->
         killed = svc.job(ALICE, first.id)
         assert killed.state == "running"  # nobody has noticed yet
         assert svc.job(ALICE, second.id).state == "queued"
-        w2 = _worker(fast_reap, log)
+        w2 = _server(fast_reap, log)
         try:
             wait_for(
                 lambda: {svc.job(ALICE, j).state for j in (first.id, second.id)} == {"succeeded"},
