@@ -221,3 +221,47 @@ def test_remote_needs_a_valid_token(server_url: str) -> None:
     ):
         sw.me()
     assert info.value.code == "unauthenticated"
+
+
+def test_training_and_models_agree_remotely(pair: tuple[Steward, Steward], tmp_path: Path) -> None:
+    """A job queued over HTTP, run by a worker, seen alike from both clients."""
+    from steward.errors import QuotaExceeded
+    from steward.training import Worker
+
+    embedded, remote = pair
+    path = tmp_path / "credit.csv"
+    rows = ["balance,income,student,default"] + [
+        f"{(i * 37) % 2500},{20000 + (i * 7919) % 50000},{'Yes' if i % 3 == 0 else 'No'},"
+        f"{'Yes' if (i * 37) % 2500 > 1800 else 'No'}"
+        for i in range(400)
+    ]
+    path.write_text("\n".join(rows) + "\n")
+    ref = remote.register_dataset(path, name="credit", site="eu-fra", team="risk").ref
+    spec = {"data": [ref], "target": "default", "objective": "binary", "family": "linear"}
+    job = remote.train(spec, wait=False)
+    assert job.state == "queued" and job.site == "eu-fra"
+    assert remote.jobs() == embedded.jobs()
+    Worker(embedded.runtime, "inline").run_once(job.id)
+    done = remote.wait_job(job.id, timeout=30)
+    assert done.state == "succeeded", done.error_message
+    assert done == embedded.job(job.id)
+    assert remote.job_logs(job.id) == embedded.job_logs(job.id)
+    ref_m = done.result_ref or ""
+    assert remote.model(ref_m) == embedded.model(ref_m)
+    assert remote.models() == embedded.models()
+    assert remote.model_onnx(ref_m) == embedded.model_onnx(ref_m)
+    assert remote.model_card(ref_m, format="markdown").startswith(f"# Model card: {ref_m}")
+    with pytest.raises(PolicyDenied):
+        remote.train({**spec, "site": "us-east"}, wait=False)
+    with pytest.raises(QuotaExceeded) as info:
+        remote.train({**spec, "resources": {"gpus": 1}}, wait=False)
+    assert info.value.details["quota"] == "gpu_hours_per_month"
+    with pytest.raises(ValidationFailed, match="Did you mean 'default'"):
+        remote.train({**spec, "target": "defualt"}, wait=False)
+    queued = remote.train(spec, wait=False)
+    assert remote.cancel_job(queued.id).state == "cancelled"
+    onnx = tmp_path / "m.onnx"
+    onnx.write_bytes(remote.model_onnx(ref_m))
+    imported = remote.import_model(onnx, name="external", objective="binary", team="risk")
+    assert imported.external and imported.ref == "external@1"
+    assert imported in embedded.models()
