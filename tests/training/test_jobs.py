@@ -289,10 +289,23 @@ def test_a_result_from_a_worker_that_lost_its_job_is_dropped(sqlite_rt: Runtime)
     # meanwhile the job was reaped and claimed by another worker
     with governed_writes("test.steal"), sqlite_rt.store.transaction(write=True) as s:
         s.execute(update(Job).where(Job.id == job.id).values(worker="other:1"))
+    head, _ = sqlite_rt.ledger.head()
     w._run(job.id, "alice", "eu-fra", claimed.spec_json, claimed.attempts)
     with sqlite_rt.store.transaction() as s:
         assert s.execute(select(ModelVersion)).first() is None
     assert svc.job(ALICE, job.id).worker == "other:1"
+    assert svc.job(ALICE, job.id).state == "running"  # the other worker's, untouched
+    assert ledger(sqlite_rt, head) == []  # nothing recorded for a dropped result
+    assert any("result dropped" in ln.line for ln in svc.logs(ALICE, job.id))
+    on_disk = {p.parent.name + p.name for p in sqlite_rt.home.sites_dir.rglob("objects/*/*")}
+    assert on_disk == _dataset_digests(sqlite_rt)  # the dropped model's ONNX was discarded
+
+
+def _dataset_digests(rt: Runtime) -> set[str]:
+    from steward.store import DatasetVersion
+
+    with rt.store.transaction() as s:
+        return {d for (d,) in s.execute(select(DatasetVersion.object_digest))}
 
 
 def test_a_policy_change_after_submission_fails_the_job_at_read(sqlite_rt: Runtime) -> None:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from steward.datasets import DatasetService
 from steward.door import Action
-from steward.errors import StewardError, ValidationFailed
+from steward.errors import StewardError
 from steward.policy import Principal, Resource
 from steward.registry import ModelService, NewVersion, build_card
 from steward.runtime import Runtime
@@ -40,6 +40,10 @@ from steward.training.spec import TrainingSpec
 __all__ = ["Worker", "WorkerBusy"]
 
 Progress = Callable[[str, float], None]
+
+
+class _NotHeld(Exception):
+    """This worker no longer holds the job (it was reaped and claimed again)."""
 
 
 class WorkerBusy(StewardError):
@@ -191,6 +195,9 @@ class Worker:
             try:
                 self._register(job_id, owner, site, spec, outcome)
                 return
+            except _NotHeld:
+                self._dropped(job_id)
+                return
             except StewardError as e:
                 outcome = TaskOutcome(
                     ok=False,
@@ -210,7 +217,7 @@ class Worker:
         )
 
         def do(s: Session) -> None:
-            self.queue.finish(
+            closed = self.queue.finish(
                 s,
                 job_id,
                 self.name,
@@ -219,8 +226,18 @@ class Worker:
                 error_code=None if outcome.cancelled else outcome.error_code,
                 error_message=None if outcome.cancelled else outcome.error_message,
             )
+            if closed is None:
+                raise _NotHeld(job_id)
 
-        self.rt.door.record(owner, action, do, follows=f"model.train job {job_id}")
+        try:
+            self.rt.door.record(owner, action, do, follows=f"model.train job {job_id}")
+        except _NotHeld:
+            self._dropped(job_id)
+
+    def _dropped(self, job_id: str) -> None:
+        self.queue.log(
+            job_id, f"{self.name}: result dropped; the job is no longer held by this worker"
+        )
 
     def _register(
         self, job_id: str, owner: str, site: str, spec: TrainingSpec, outcome: TaskOutcome
@@ -335,11 +352,7 @@ class Worker:
                 result_ref=info.ref,
             )
             if closed is None:
-                raise ValidationFailed(
-                    f"job {job_id} is no longer held by this worker (it was reaped); its "
-                    "result is dropped",
-                    job=job_id,
-                )
+                raise _NotHeld(job_id)
 
         try:
             self.rt.door.record(owner, action, do, follows=f"model.train job {job_id}")
