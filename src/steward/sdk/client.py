@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -574,12 +573,35 @@ class Steward:
         else:
             job = self._training.submit(self._principal, raw, executor=executor)
             if wait:
-                # when the home's worker is busy (WorkerBusy) it runs the job: follow it below
-                with contextlib.suppress(WorkerBusy):
-                    self._training.run_pending(job.id, executor=executor or job.executor)
+                return self._run_here(job, executor or job.executor, on_update)
         if on_update is not None:
             on_update(job)
         return self.wait_job(job.id, on_update=on_update) if wait else job
+
+    def _run_here(
+        self, job: JobInfo, executor: str, on_update: Callable[[JobInfo], None] | None
+    ) -> JobInfo:
+        """Run a job in a thread of this process while following its progress; when the
+        home's worker is busy (:class:`WorkerBusy`), that worker runs it: follow it."""
+        import threading
+
+        failed: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                self._training.run_pending(job.id, executor=executor)
+            except WorkerBusy:
+                pass
+            except BaseException as e:  # re-raised in the caller's thread below
+                failed.append(e)
+
+        runner = threading.Thread(target=run, name=f"steward-job-{job.id}", daemon=True)
+        runner.start()
+        final = self.wait_job(job.id, on_update=on_update, poll=0.3, alive=runner.is_alive)
+        runner.join()
+        if failed:
+            raise failed[0]
+        return final if final.state in _FINAL else self.wait_job(job.id, on_update=on_update)
 
     def wait_job(
         self,
@@ -588,16 +610,19 @@ class Steward:
         timeout: float | None = None,
         poll: float = 0.5,
         on_update: Callable[[JobInfo], None] | None = None,
+        alive: Callable[[], bool] | None = None,
     ) -> JobInfo:
-        """Poll a job until it ends (or ``timeout`` seconds pass); returns its last state."""
+        """Poll a job until it ends (or ``timeout`` seconds pass, or ``alive`` says the
+        thread running it stopped); returns its last state."""
         import time
 
         start = time.monotonic()
         while True:
+            running = alive() if alive is not None else True
             job = self.job(job_id)
             if on_update is not None:
                 on_update(job)
-            if job.state in _FINAL:
+            if job.state in _FINAL or not running:
                 return job
             if timeout is not None and time.monotonic() - start > timeout:
                 return job

@@ -136,6 +136,11 @@ class Worker:
             state.update(phase=phase, fraction=round(float(fraction), 3))
             if self.on_progress:
                 self.on_progress(job_id, phase, fraction)
+            try:  # phases are few: publish each at once, not only at the next heartbeat
+                if self.queue.beat(job_id, self.name, dict(state)):
+                    stop.set()
+            except Exception:  # progress is best effort; the heartbeat thread carries on
+                pass
 
         def beat() -> None:
             while not stop.wait(self.heartbeat):
