@@ -581,7 +581,7 @@ def test_float32_threshold_rounding_keeps_sklearn_predictions() -> None:
     float32 inputs, probed at and around every threshold, predictions do not change."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
-    from steward.training.fit import _float32_thresholds
+    from steward.training.export import _float32_thresholds
 
     rng = np.random.default_rng(11)
     x = rng.normal(size=(3000, 3)).astype(np.float32)

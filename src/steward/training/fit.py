@@ -2,6 +2,9 @@
 check the export against scikit-learn and measure the export on a validation split.
 
 Pure: no database, files or network; the worker reads the data and stores the result.
+This module prepares the data, builds and fits the pipeline and measures the export;
+:mod:`steward.training.checks` checks the spec against the data and
+:mod:`steward.training.export` converts, runs and checks the export.
 
 The exported model takes one input per feature column, named after the column
 (sanitised to ``[A-Za-z0-9_]``; ``FitResult.inputs`` maps each input to its column):
@@ -22,42 +25,43 @@ matrix dense and small however many rows there are.
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import inspect
 import math
-import re
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import onnx
-import onnxruntime as ort
 import pyarrow as pa
 import pyarrow.compute as pc
 from threadpoolctl import threadpool_limits
 
 from steward.errors import ValidationFailed
 from steward.kernels.profile import TableProfile
+from steward.training.checks import Kind, _close, _feature_kind, check_spec_against
+from steward.training.export import (
+    CHECK_ROWS,
+    ONNX_OPSET,
+    _check,
+    _convert,
+    _float32_thresholds,
+    _input_names,
+    _inputs,
+    _io,
+    _run,
+    _session,
+)
 from steward.training.spec import TrainingSpec
 
 __all__ = ["CHECK_ROWS", "ONNX_OPSET", "FitResult", "check_spec_against", "fit"]
 
-#: Opsets of the exported models: what skl2onnx pairs with ai.onnx 18, which every
-#: onnxruntime since 1.14 runs.
-ONNX_OPSET: dict[str, int] = {"": 18, "ai.onnx.ml": 3}
-#: Most validation rows on which the export is compared with scikit-learn.
-CHECK_ROWS = 1000
-
-Kind = Literal["numeric", "categorical"]
-
 _MISSING_CATEGORY = "missing"
-_BATCH_ROWS = 65_536
 _PHASES: tuple[tuple[str, float], ...] = (
     ("prepare", 0.0),
     ("fit", 0.05),
@@ -75,14 +79,6 @@ _FAMILY_DEFAULTS: dict[tuple[str, bool], dict[str, Any]] = {
     ("linear", True): {"max_iter": 1000},
     ("random_forest", True): {"n_estimators": 100, "max_depth": 12},
     ("random_forest", False): {"n_estimators": 100, "max_depth": 12},
-}
-_OIP_TYPES: dict[int, str] = {
-    onnx.TensorProto.FLOAT: "FP32",
-    onnx.TensorProto.DOUBLE: "FP64",
-    onnx.TensorProto.INT64: "INT64",
-    onnx.TensorProto.INT32: "INT32",
-    onnx.TensorProto.STRING: "BYTES",
-    onnx.TensorProto.BOOL: "BOOL",
 }
 _LIBRARIES = ("scikit-learn", "skl2onnx", "onnx", "onnxruntime", "protobuf", "numpy", "pyarrow")
 
@@ -110,156 +106,6 @@ class FitResult:
     library_versions: dict[str, str]
     seconds: dict[str, float]
     warnings: list[str] = field(default_factory=list)
-
-
-# -- checks against the data ----------------------------------------------------------
-
-
-def _feature_kind(t: pa.DataType) -> Kind | None:
-    if (
-        pa.types.is_integer(t)
-        or pa.types.is_floating(t)
-        or pa.types.is_boolean(t)
-        or pa.types.is_decimal(t)
-    ):
-        return "numeric"
-    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t):
-        return "categorical"
-    if pa.types.is_dictionary(t) and (
-        _feature_kind(t.value_type) == "categorical" or pa.types.is_integer(t.value_type)
-    ):
-        return "categorical"
-    return None
-
-
-def _is_numeric_target(t: pa.DataType) -> bool:
-    return bool(pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t))
-
-
-def _is_label_target(t: pa.DataType) -> bool:
-    return _is_numeric_target(t) or pa.types.is_boolean(t) or _feature_kind(t) == "categorical"
-
-
-def _close(name: str, candidates: Sequence[str]) -> list[str]:
-    """Names close to ``name``: a case-insensitive match first, then difflib's."""
-    lower = {c.lower(): c for c in reversed(candidates)}
-    found = [lower[name.lower()]] if name.lower() in lower else []
-    for m in difflib.get_close_matches(name.lower(), list(lower), n=3, cutoff=0.6):
-        if lower[m] not in found:
-            found.append(lower[m])
-    return found[:3]
-
-
-def _listing(names: Sequence[str], limit: int = 20) -> str:
-    shown = ", ".join(names[:limit])
-    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
-
-
-def check_spec_against(spec: TrainingSpec, schema: pa.Schema, rows: int) -> list[str]:
-    """Check ``spec`` against the data's schema and row count, before any compute.
-
-    Returns the feature columns the fit will use: ``spec.features``, or every column
-    but the target and ``spec.exclude``, in the schema's order. Raises
-    :class:`ValidationFailed` (``details["check"]`` names the check) for an unknown
-    target, feature or excluded column, an empty dataset, a target whose type does not
-    fit the objective, or feature columns of unsupported types. Checks that need the
-    values (classes of the target, infinite numbers) happen in :func:`fit`.
-    """
-    names = list(schema.names)
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise ValidationFailed(
-            f"column names must be unique; found {_listing(dupes)} more than once. "
-            "Rename the columns of the dataset.",
-            check="duplicate_columns",
-            columns=dupes,
-        )
-    if spec.target not in names:
-        close = _close(spec.target, names)
-        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-        raise ValidationFailed(
-            f"target column {spec.target!r} is not in the data; its columns are "
-            f"{_listing(names)}.{hint}",
-            check="unknown_target",
-            column=spec.target,
-            expected="a column of the dataset",
-            found=names,
-            suggestions=close,
-            fix="set target to one of the dataset's columns",
-        )
-    for what, asked in (("features", spec.features or []), ("exclude", spec.exclude)):
-        unknown = [c for c in asked if c not in names]
-        if unknown:
-            nearby = {c: _close(c, names) for c in unknown}
-            hints = "; ".join(f"{c!r}: did you mean {s[0]!r}?" for c, s in nearby.items() if s)
-            raise ValidationFailed(
-                f"{what}: {_listing([repr(c) for c in unknown])} not in the data; its "
-                f"columns are {_listing(names)}." + (f" {hints}" if hints else ""),
-                check=f"unknown_{what}",
-                columns=unknown,
-                expected="columns of the dataset",
-                found=names,
-                suggestions=nearby,
-                fix=f"remove the unknown names from {what} or correct their spelling",
-            )
-    if rows == 0:
-        raise ValidationFailed(
-            "the dataset is empty: expected at least 2 rows (one to train on, one to "
-            "validate); found 0. Register a version that has data.",
-            check="empty",
-            expected=">= 2 rows",
-            found=0,
-        )
-    target_type = schema.field(spec.target).type
-    if spec.objective == "regression" and not _is_numeric_target(target_type):
-        raise ValidationFailed(
-            f"regression needs a numeric target; column {spec.target!r} is {target_type}. "
-            "Use objective binary or multiclass for labels, or pick a numeric target.",
-            check="target_type",
-            column=spec.target,
-            expected="integer, float or decimal",
-            found=str(target_type),
-        )
-    if spec.objective != "regression" and not _is_label_target(target_type):
-        raise ValidationFailed(
-            f"{spec.objective} classification needs a target of labels (strings, integers "
-            f"or booleans); column {spec.target!r} is {target_type}. Pick another target.",
-            check="target_type",
-            column=spec.target,
-            expected="string, integer or boolean labels",
-            found=str(target_type),
-        )
-    if spec.features is not None:
-        features = list(spec.features)
-    else:
-        skip = {spec.target, *spec.exclude}
-        features = [n for n in names if n not in skip]
-    if not features:
-        raise ValidationFailed(
-            f"no feature columns: the data has only {_listing(names)}, all of them "
-            "the target or excluded. Exclude fewer columns.",
-            check="no_features",
-            expected="at least one feature column",
-            found=[],
-        )
-    bad = {
-        c: str(schema.field(c).type)
-        for c in features
-        if _feature_kind(schema.field(c).type) is None
-    }
-    if bad:
-        shown = ", ".join(f"{c!r} ({t})" for c, t in bad.items())
-        raise ValidationFailed(
-            f"unsupported feature types: {shown}. Features must be numeric (integer, "
-            "float, decimal, boolean) or categorical (string, dictionary). Exclude these "
-            f"columns (exclude: [{', '.join(bad)}]) or derive a numeric column from them.",
-            check="feature_types",
-            columns=bad,
-            expected="numeric or categorical columns",
-            found=bad,
-            fix=f"exclude: {list(bad)}",
-        )
-    return features
 
 
 # -- the estimator ----------------------------------------------------------------------
@@ -433,28 +279,6 @@ def _pipeline(
     return Pipeline([("prepare", prepare), ("model", estimator)])
 
 
-def _float32_thresholds(estimator: Any) -> None:
-    """Round HistGradientBoosting's split thresholds down to float32, in place.
-
-    Its thresholds are float64 midpoints between bin edges, which ONNX stores rounded to
-    the *nearest* float32; a float32 input between the two roundings (a value unseen in
-    training, e.g. 45.9 between a split at 45.8999996 and its rounding 45.9000015) then
-    goes left in ONNX and right in scikit-learn. For float32 inputs, which are all this
-    model gets, ``x <= t`` holds exactly when ``x <= floor32(t)``: scikit-learn's
-    predictions do not change and the export's comparisons become exact. (skl2onnx does
-    the same for the other tree models.)
-    """
-    for predictors in getattr(estimator, "_predictors", None) or []:
-        for predictor in predictors:
-            nodes = getattr(predictor, "nodes", None)
-            if nodes is None or "num_threshold" not in (nodes.dtype.names or ()):
-                continue
-            t = nodes["num_threshold"]
-            t32 = t.astype(np.float32)
-            t32 = np.where(t32 > t, np.nextafter(t32, np.float32(-np.inf)), t32)
-            nodes["num_threshold"] = t32.astype(np.float64)
-
-
 def _jsonable(v: Any) -> Any:
     if v is None or isinstance(v, bool | int | str):
         return v
@@ -470,22 +294,6 @@ def _jsonable(v: Any) -> Any:
 
 
 # -- preparing the data -----------------------------------------------------------------
-
-
-def _input_names(features: Sequence[str]) -> list[str]:
-    """ONNX input names: ``[A-Za-z0-9_]``, not starting with a digit, unique."""
-    used: set[str] = set()
-    out = []
-    for f in features:
-        base = re.sub(r"[^A-Za-z0-9_]", "_", f)
-        if not base or base[0].isdigit():
-            base = "_" + base
-        name, i = base, 2
-        while name in used:
-            name, i = f"{base}_{i}", i + 1
-        used.add(name)
-        out.append(name)
-    return out
 
 
 def _numeric_column(name: str, col: pa.ChunkedArray) -> pa.ChunkedArray:
@@ -670,129 +478,7 @@ def _prepare(spec: TrainingSpec, table: pa.Table, features: list[str]) -> _Data:
     )
 
 
-# -- ONNX --------------------------------------------------------------------------------
-
-
-def _convert(pipeline: Any, data: _Data, estimator_name: str, classify: bool, graph: str) -> bytes:
-    from skl2onnx import convert_sklearn
-    from skl2onnx.common.data_types import FloatTensorType, StringTensorType
-
-    types = [
-        (n, FloatTensorType([None, 1]) if k == "numeric" else StringTensorType([None, 1]))
-        for n, k in zip(data.names, data.kinds, strict=True)
-    ]
-    options = {id(pipeline.steps[-1][1]): {"zipmap": False}} if classify else None
-    try:
-        # A fixed graph name: skl2onnx's default is a random UUID, the only thing that
-        # kept two fits of the same spec and data from giving identical bytes.
-        model = convert_sklearn(
-            pipeline,
-            initial_types=types,
-            target_opset=dict(ONNX_OPSET),
-            options=options,
-            name=graph,
-        )
-        blob: bytes = model.SerializeToString()
-    except Exception as exc:  # skl2onnx raises many unrelated types; all mean "cannot export"
-        raise ValidationFailed(
-            f"{estimator_name} cannot be exported to ONNX: skl2onnx says: "
-            f"{(str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]} Pick an "
-            "estimator skl2onnx converts "
-            "(https://onnx.ai/sklearn-onnx/supported.html) or a built-in family.",
-            check="onnx_export",
-            estimator=estimator_name,
-            error=f"{type(exc).__name__}: {str(exc)[:2000]}",
-        ) from exc
-    got = [i.name for i in model.graph.input]
-    if got != data.names:  # skl2onnx renames inputs it finds invalid; ours never are
-        raise ValidationFailed(
-            f"the ONNX export's inputs are {got}; expected {data.names}.",
-            check="onnx_export",
-            estimator=estimator_name,
-        )
-    return blob
-
-
-def _session(blob: bytes, cpus: int) -> Any:
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = cpus
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    return ort.InferenceSession(blob, sess_options=opts, providers=["CPUExecutionProvider"])
-
-
-def _feed(x: pa.Table, kinds: Sequence[Kind]) -> dict[str, npt.NDArray[Any]]:
-    feed = {}
-    for name, kind, col in zip(x.column_names, kinds, x.columns, strict=True):
-        if kind == "numeric":
-            arr = np.asarray(col.to_numpy(), dtype=np.float32)
-        else:
-            arr = np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
-        feed[name] = arr.reshape(-1, 1)
-    return feed
-
-
-def _run(session: Any, x: pa.Table, kinds: Sequence[Kind]) -> list[npt.NDArray[Any]]:
-    """Run the export on ``x`` in batches; outputs concatenated in the model's order."""
-    parts: list[list[npt.NDArray[Any]]] = []
-    for start in range(0, max(x.num_rows, 1), _BATCH_ROWS):
-        parts.append(session.run(None, _feed(x.slice(start, _BATCH_ROWS), kinds)))
-    return [np.concatenate([p[i] for p in parts]) for i in range(len(parts[0]))]
-
-
-def _io(values: Sequence[onnx.ValueInfoProto]) -> list[dict[str, Any]]:
-    out = []
-    for v in values:
-        t = v.type.tensor_type
-        shape = [d.dim_value if d.HasField("dim_value") else -1 for d in t.shape.dim]
-        out.append(
-            {
-                "name": v.name,
-                "datatype": _OIP_TYPES.get(
-                    t.elem_type, onnx.TensorProto.DataType.Name(t.elem_type)
-                ),
-                "shape": shape,
-            }
-        )
-    return out
-
-
-def _check(
-    pipeline: Any,
-    session: Any,
-    data: _Data,
-    classify: bool,
-    tolerance: float,
-) -> tuple[float, float | None, int]:
-    rows = min(CHECK_ROWS, data.x_val.num_rows)
-    x = data.x_val.slice(0, rows)
-    outputs = _run(session, x, data.kinds)
-    if classify:
-        expected = np.asarray(pipeline.predict_proba(x), dtype=np.float64)
-        got = np.asarray(outputs[1], dtype=np.float64)
-        diff = float(np.abs(expected - got).max()) if rows else 0.0
-        agreement = float(np.mean(np.asarray(outputs[0]) == pipeline.predict(x)))
-        bad = diff > tolerance
-        bound = "probabilities within"
-    else:
-        expected = np.asarray(pipeline.predict(x), dtype=np.float64).ravel()
-        got = np.asarray(outputs[0], dtype=np.float64).ravel()
-        gap = np.abs(expected - got)
-        diff = float(gap.max()) if rows else 0.0
-        agreement = None
-        bad = bool((gap > tolerance * np.maximum(1.0, np.abs(expected))).any())
-        bound = "predictions within a relative"
-    if bad:
-        raise ValidationFailed(
-            f"ONNX export differs from scikit-learn: expected {bound} {tolerance:g} on "
-            f"{rows} validation rows; found a difference of {diff:.3g}. Report it with the "
-            "estimator and library versions; a built-in family may export cleanly.",
-            check="onnx_mismatch",
-            max_diff=diff,
-            tolerance=tolerance,
-            rows=rows,
-        )
-    return diff, agreement, rows
+# -- metrics ------------------------------------------------------------------------------
 
 
 def _normalised(p: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
@@ -951,7 +637,7 @@ def fit(
 
         phase("convert")
         _float32_thresholds(estimator)
-        blob = _convert(pipeline, data, estimator_name, classify, spec.model_name)
+        blob = _convert(pipeline, data.names, data.kinds, estimator_name, classify, spec.model_name)
         model = onnx.load_model_from_string(blob)
 
         phase("check")
@@ -963,7 +649,9 @@ def fit(
                 check="onnx_export",
                 estimator=estimator_name,
             ) from exc
-        max_diff, agreement, checked = _check(pipeline, session, data, classify, onnx_tolerance)
+        max_diff, agreement, checked = _check(
+            pipeline, session, data.x_val, data.kinds, classify, onnx_tolerance
+        )
 
         phase("metrics")
         outputs = _run(session, data.x_val, data.kinds)
@@ -977,18 +665,7 @@ def fit(
         }
     phase.done()
 
-    inputs = []
-    for name, kind, f in zip(data.names, data.kinds, features, strict=True):
-        inputs.append(
-            {
-                "name": name,
-                "column": f,
-                "datatype": "FP32" if kind == "numeric" else "BYTES",
-                "shape": [-1, 1],
-                "kind": kind,
-                "arrow_type": str(table.schema.field(f).type),
-            }
-        )
+    inputs = _inputs(data.names, data.kinds, features, table.schema)
     seen: dict[str, None] = {}
     for w in caught:
         seen.setdefault(f"{w.category.__name__}: {w.message}", None)
