@@ -125,6 +125,34 @@ def _route_examples(client: TestClient, rt: Runtime) -> dict[tuple[str, str], Ca
         ),
         ("POST", "/v1/jobs/{job_id}/cancel"): lambda: _with_job(client),
         ("POST", "/v1/models/import"): lambda: _with_onnx(client, rt),
+        ("POST", "/v1/models/{ref}/validations"): lambda: _gated(
+            client,
+            rt,
+            "val",
+            lambda m, h: client.post(f"/v1/models/{m}/validations", json={"holdout": h}),
+            upto="trained",
+        ),
+        ("POST", "/v1/models/{ref}/approvals"): lambda: _gated(
+            client,
+            rt,
+            "appr",
+            lambda m, h: client.post(f"/v1/models/{m}/approvals", json={}),
+            upto="validated",
+        ),
+        ("POST", "/v1/models/{ref}/rejections"): lambda: _gated(
+            client,
+            rt,
+            "rej",
+            lambda m, h: client.post(f"/v1/models/{m}/rejections", json={}),
+            upto="validated",
+        ),
+        ("POST", "/v1/models/{ref}/promotions"): lambda: _gated(
+            client,
+            rt,
+            "prom",
+            lambda m, h: client.post(f"/v1/models/{m}/promotions", json={}),
+            upto="approved",
+        ),
         ("POST", "/v1/datasets/{ref}/validate"): lambda: _with_dataset(
             client,
             "val",
@@ -203,12 +231,45 @@ def _with_job(client: TestClient) -> Callable[[], Any]:
     return lambda: client.post(f"/v1/jobs/{job['id']}/cancel")
 
 
-def _trained(rt: Runtime, ref: str) -> str:
+def _gated(
+    client: TestClient, rt: Runtime, name: str, call: Callable[[str, str], Any], *, upto: str
+) -> Callable[[], Any]:
+    """A model trained by alice (so that admin may approve it), a locked holdout, and the
+    model taken up to ``upto`` (trained, validated, approved) outside the measured call."""
+    from steward.gates import GateService
+
+    train, holdout = _split(rt, name)
+    model = _trained(rt, train, as_user="alice")
+    admin = Principal("admin")
+    if upto in ("validated", "approved"):
+        assert GateService(rt).validate(admin, model, holdout).passed
+    if upto == "approved":
+        GateService(rt).decide(admin, model, approve=True)
+    return lambda: call(model, holdout)
+
+
+def _split(rt: Runtime, name: str) -> tuple[str, str]:
+    import pyarrow as pa
+
+    from steward.datasets import DatasetService
+
+    rows = [{"id": i, "total": i * 3.0 + (i % 3)} for i in range(1, 81)]
+    ds = DatasetService(rt)
+    alice = Principal("alice")
+    train = ds.register(alice, pa.Table.from_pylist(rows[:60]), name=f"{name}-train").ref
+    hold = ds.register(alice, pa.Table.from_pylist(rows[60:]), name=f"{name}-hold", locked=True)
+    return train, hold.ref
+
+
+def _trained(rt: Runtime, ref: str, *, as_user: str = "admin") -> str:
     from steward.training import TrainingService, Worker
 
-    job = TrainingService(rt).submit(Principal("admin"), _train_spec(ref))
+    spec = _train_spec(ref)
+    if ref.endswith("-train@1"):
+        spec = {**spec, "target": "total", "exclude": [], "team": None}
+    job = TrainingService(rt).submit(Principal(as_user), spec)
     Worker(rt, "inline").run_once(job.id)
-    done = TrainingService(rt).job(Principal("admin"), job.id)
+    done = TrainingService(rt).job(Principal(as_user), job.id)
     assert done.result_ref, done.error_message
     return done.result_ref
 
@@ -266,6 +327,15 @@ def _sdk_examples(sw: Steward, tmp: Path) -> dict[str, tuple[str | None, Callabl
     assert done.result_ref is not None
     onnx_path = tmp / "model.onnx"
     onnx_path.write_bytes(sw.model_onnx(done.result_ref))
+    rt = sw.runtime
+    train, holdout = _split(rt, "sdk")
+    gated = [_trained(rt, train, as_user="alice") for _ in range(4)]
+    from steward.gates import GateService
+
+    gates = GateService(rt)
+    for m in gated[1:]:
+        assert gates.validate(Principal("admin"), m, holdout).passed
+    gates.decide(Principal("admin"), gated[3], approve=True)
     return {
         "me": (None, sw.me),
         "users": (None, sw.users),
@@ -327,6 +397,13 @@ def _sdk_examples(sw: Steward, tmp: Path) -> dict[str, tuple[str | None, Callabl
             "model.import",
             lambda: sw.import_model(onnx_path, name="imported", objective="regression"),
         ),
+        "validate_model": ("model.validate", lambda: sw.validate_model(gated[0], holdout=holdout)),
+        "validations": (None, lambda: sw.validations(gated[1])),
+        "validation_report": (None, lambda: sw.validation_report(gated[1])),
+        "model_stage": (None, lambda: sw.model_stage(gated[1])),
+        "approve_model": ("model.approve", lambda: sw.approve_model(gated[1], note="ok")),
+        "reject_model": ("model.reject", lambda: sw.reject_model(gated[2], note="no")),
+        "promote_model": ("model.promote", lambda: sw.promote_model(gated[3])),
     }
 
 

@@ -32,6 +32,7 @@ from steward.datasets.mask import parse_recipe
 from steward.datasets.service import MaskResult
 from steward.datasets.validate import ValidationReport
 from steward.errors import StewardError, Unauthenticated, ValidationFailed
+from steward.gates import GateService, StageInfo, ValidationInfo
 from steward.governance import (
     AuditEntryInfo,
     CheckpointInfo,
@@ -65,6 +66,10 @@ MUTATING_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/jobs"): "model.train",
     ("POST", "/v1/jobs/{job_id}/cancel"): "job.cancel",
     ("POST", "/v1/models/import"): "model.import",
+    ("POST", "/v1/models/{ref}/validations"): "model.validate",
+    ("POST", "/v1/models/{ref}/approvals"): "model.approve",
+    ("POST", "/v1/models/{ref}/rejections"): "model.reject",
+    ("POST", "/v1/models/{ref}/promotions"): "model.promote",
 }
 
 #: POST routes that change nothing (dry runs); a test checks that they really do not.
@@ -127,6 +132,20 @@ class DetokeniseRequest(BaseModel):
 
 class DetokeniseResponse(BaseModel):
     values: list[str]
+
+
+class ValidateRequest(BaseModel):
+    holdout: str = Field(min_length=1, max_length=160)
+    suite: str | None = Field(None, max_length=128)
+
+
+class DecisionRequest(BaseModel):
+    note: str = Field("", max_length=4000)
+
+
+class PromoteRequest(BaseModel):
+    stage: str = Field("production", pattern="^(production|retired)$")
+    note: str = Field("", max_length=4000)
 
 
 class TrainRequest(BaseModel):
@@ -681,5 +700,36 @@ def create_app(rt: Runtime) -> FastAPI:
             return await run_in_threadpool(registry.import_onnx, p, path, **fields)
         finally:
             path.unlink(missing_ok=True)
+
+    gates = GateService(rt)
+
+    @app.post(
+        "/v1/models/{ref}/validations",
+        response_model=ValidationInfo,
+        status_code=201,
+        tags=["gates"],
+    )
+    def validate_model(p: Caller, ref: str, body: ValidateRequest) -> ValidationInfo:
+        return gates.validate(p, ref, body.holdout, suite=body.suite)
+
+    @app.get("/v1/models/{ref}/validations", response_model=list[ValidationInfo], tags=["gates"])
+    def list_validations(p: Caller, ref: str) -> list[ValidationInfo]:
+        return gates.validations(p, ref)
+
+    @app.post("/v1/models/{ref}/approvals", response_model=StageInfo, tags=["gates"])
+    def approve_model(p: Caller, ref: str, body: DecisionRequest) -> StageInfo:
+        return gates.decide(p, ref, approve=True, note=body.note)
+
+    @app.post("/v1/models/{ref}/rejections", response_model=StageInfo, tags=["gates"])
+    def reject_model(p: Caller, ref: str, body: DecisionRequest) -> StageInfo:
+        return gates.decide(p, ref, approve=False, note=body.note)
+
+    @app.post("/v1/models/{ref}/promotions", response_model=StageInfo, tags=["gates"])
+    def promote_model(p: Caller, ref: str, body: PromoteRequest) -> StageInfo:
+        return gates.promote(p, ref, stage=body.stage, note=body.note)
+
+    @app.get("/v1/models/{ref}/stage", response_model=StageInfo, tags=["gates"])
+    def model_stage(p: Caller, ref: str) -> StageInfo:
+        return gates.stage_info(p, ref)
 
     return app

@@ -430,3 +430,114 @@ def model_import(
         f"imported [bold]{info.ref}[/bold] (external) at {info.site}, {info.onnx_bytes:,} bytes"
     )
     return None
+
+
+# -- gates ---------------------------------------------------------------------------------
+@model_app.command("validate")
+@handle_errors
+def model_validate(
+    ref: str,
+    holdout: Annotated[str, typer.Option(help="A locked holdout dataset version, NAME@V.")],
+    suite: Annotated[
+        str | None, typer.Option(help="Gate suite [default: the one that applies]")
+    ] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write the Markdown report.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate the ONNX model on a locked holdout against its gate suite."""
+    from steward.gates import render_report
+
+    info = client().validate_model(ref, holdout=holdout, suite=suite)
+    if as_json:
+        print_json(info)
+    else:
+        text = render_report(info.report)
+        if output is not None:
+            output.write_text(text, encoding="utf-8")
+            console.print(f"wrote {output}")
+        console.print(escape(text), highlight=False)
+    if not info.passed:
+        raise typer.Exit(8)
+
+
+@model_app.command("validations")
+@handle_errors
+def model_validations(ref: str, as_json: JsonOpt = False) -> None:
+    """Every validation of a model version, with whether it is still current."""
+    found = client().validations(ref)
+    if as_json:
+        return print_json(found)
+    rows = [
+        [
+            v.id,
+            "passed" if v.passed else "FAILED",
+            v.holdout,
+            v.suite,
+            "current" if v.current else f"stale: {v.stale_reason}",
+            v.created_by,
+            v.created_at.strftime("%Y-%m-%d %H:%M"),
+        ]
+        for v in found
+    ]
+    print_rows(
+        rows, ["id", "verdict", "holdout", "suite", "current", "by", "at"], title="validations"
+    )
+    return None
+
+
+def _stage_out(info: Any, as_json: bool) -> None:
+    if as_json:
+        print_json(info)
+        return
+    yes = [a.user for a in info.approvals if a.decision == "approve"]
+    console.print(
+        f"{info.model}: [bold]{info.stage}[/bold] ({len(yes)}/{info.approvals_required} "
+        f"approval(s){': ' + ', '.join(yes) if yes else ''})"
+    )
+    for h in info.history:
+        console.print(
+            f"  {h['at'][:16]} {h['from']} → {h['to']} by {h['by']}: {escape(h['reason'])}"
+        )
+
+
+@model_app.command("approve")
+@handle_errors
+def model_approve(
+    ref: str,
+    note: Annotated[str, typer.Option(help="Why (kept with the approval).")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve a validated model (not your own; audited)."""
+    _stage_out(client().approve_model(ref, note=note), as_json)
+
+
+@model_app.command("reject")
+@handle_errors
+def model_reject(
+    ref: str,
+    note: Annotated[str, typer.Option(help="Why (kept with the rejection).")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Reject a validated model: it goes back to candidate."""
+    _stage_out(client().reject_model(ref, note=note), as_json)
+
+
+@model_app.command("promote")
+@handle_errors
+def model_promote(
+    ref: str,
+    stage: Annotated[str, typer.Option(help="production or retired.")] = "production",
+    note: Annotated[str, typer.Option(help="Why.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Move an approved model to production (the previous one retires atomically)."""
+    _stage_out(client().promote_model(ref, stage=stage, note=note), as_json)
+
+
+@model_app.command("stage")
+@handle_errors
+def model_stage(ref: str, as_json: JsonOpt = False) -> None:
+    """Stage, approvals and stage history of a model version."""
+    _stage_out(client().model_stage(ref), as_json)

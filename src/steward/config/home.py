@@ -80,6 +80,35 @@ teams:
       cpu_hours_per_month: 200
       gpu_hours_per_month: 0
 
+# Validation gates (docs/gates.md): what a model must show on a locked holdout before
+# approval. The limits below are EXAMPLES to start from, not law: set your own with your
+# risk, legal and domain experts. Add `fairness: {sensitive: [...], limits: [...]}` to a
+# suite to judge groups (e.g. demographic_parity_ratio min 0.8, equalized_odds_difference
+# max 0.1 are common examples).
+gates:
+  approvals_required: 1
+  approvals_by_team: {}
+  suites:
+    binary-default:
+      objective: binary
+      primary: roc_auc
+      performance:
+        - {metric: roc_auc, min: 0.70}
+        - {metric: calibration_error, max: 0.10}
+      champion: {margin: 0.01}
+    multiclass-default:
+      objective: multiclass
+      primary: f1_macro
+      performance:
+        - {metric: accuracy, min: 0.50}
+      champion: {margin: 0.01}
+    regression-default:
+      objective: regression
+      primary: r2
+      performance:
+        - {metric: r2, min: 0.30}
+      champion: {margin: 0.01}
+
 # Training jobs: executor inline | process (local worker processes) | ray.
 training:
   executor: process

@@ -15,12 +15,18 @@ __all__ = [
     "JURISDICTIONS",
     "PROVIDERS",
     "ROLES",
+    "ChampionGate",
+    "FairnessGate",
+    "GateSuite",
+    "Gates",
     "Prices",
     "Privacy",
     "Quotas",
+    "RobustnessGate",
     "Site",
     "StewardConfig",
     "Team",
+    "Threshold",
     "Training",
     "User",
     "load_config",
@@ -117,6 +123,145 @@ class Privacy(_Strict):
     )
 
 
+PERFORMANCE_METRICS: dict[str, tuple[str, ...]] = {
+    "binary": (
+        "roc_auc",
+        "accuracy",
+        "f1",
+        "precision",
+        "recall",
+        "log_loss",
+        "brier",
+        "calibration_error",
+    ),
+    "multiclass": ("accuracy", "f1_macro", "log_loss"),
+    "regression": ("rmse", "mae", "r2"),
+}
+FAIRNESS_METRICS = (
+    "demographic_parity_difference",
+    "demographic_parity_ratio",
+    "equalized_odds_difference",
+    "equalized_odds_ratio",
+    "accuracy_difference",
+)
+ROBUSTNESS_METRICS = (
+    "flip_rate",
+    "invalid_output_share",
+    "conflicting_duplicates_share",
+    "leakage_auc",
+)
+
+
+class Threshold(_Strict):
+    """A bound on one metric: ``min`` (at least) or ``max`` (at most), not both."""
+
+    metric: str
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> Threshold:
+        if (self.min is None) == (self.max is None):
+            raise ValueError(
+                f"{self.metric}: expected exactly one of min or max (the direction of the bound)"
+            )
+        return self
+
+    @property
+    def bound(self) -> float:
+        return self.min if self.min is not None else self.max  # type: ignore[return-value]
+
+    def passes(self, value: float) -> bool:
+        if value != value:  # NaN: not measurable is not a pass
+            return False
+        return value >= self.min if self.min is not None else value <= self.max  # type: ignore[operator]
+
+
+class FairnessGate(_Strict):
+    sensitive: list[str] = Field(min_length=1, description="attributes in the holdout")
+    min_group_size: int = Field(30, ge=1, description="smaller groups are reported, not judged")
+    intersections: bool = True
+    limits: list[Threshold] = Field(default_factory=list)
+
+
+class RobustnessGate(_Strict):
+    epsilon: float = Field(0.05, gt=0, le=1, description="noise, in standard deviations")
+    limits: list[Threshold] = Field(default_factory=list)
+
+
+class ChampionGate(_Strict):
+    metric: str | None = Field(None, description="default: the suite's primary metric")
+    margin: float = Field(0.0, ge=0, description="how much worse than the champion is allowed")
+
+
+class GateSuite(_Strict):
+    """Evidence a model must show on a locked holdout (see docs/gates.md)."""
+
+    objective: Literal["binary", "multiclass", "regression"]
+    teams: list[str] = Field(default_factory=list, description="empty: every team")
+    models: list[str] = Field(default_factory=list, description="empty: every model")
+    primary: str
+    performance: list[Threshold] = Field(default_factory=list)
+    fairness: FairnessGate | None = None
+    robustness: RobustnessGate | None = None
+    champion: ChampionGate | None = None
+
+    @model_validator(mode="after")
+    def _metrics_known(self) -> GateSuite:
+        known = PERFORMANCE_METRICS[self.objective]
+        problems = []
+        for t in [*self.performance]:
+            if t.metric not in known:
+                problems.append(f"performance metric {t.metric!r} is not one of {', '.join(known)}")
+        if self.primary not in known:
+            problems.append(f"primary {self.primary!r} is not one of {', '.join(known)}")
+        if self.champion and self.champion.metric and self.champion.metric not in known:
+            problems.append(
+                f"champion metric {self.champion.metric!r} is not one of {', '.join(known)}"
+            )
+        if self.fairness is not None:
+            if self.objective != "binary":
+                problems.append("fairness gates need a binary objective (selection rates)")
+            for t in self.fairness.limits:
+                if t.metric not in FAIRNESS_METRICS:
+                    problems.append(
+                        f"fairness metric {t.metric!r} is not one of {', '.join(FAIRNESS_METRICS)}"
+                    )
+        if self.robustness is not None:
+            for t in self.robustness.limits:
+                if t.metric not in ROBUSTNESS_METRICS:
+                    problems.append(
+                        f"robustness metric {t.metric!r} is not one of "
+                        f"{', '.join(ROBUSTNESS_METRICS)}"
+                    )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class Gates(_Strict):
+    suites: dict[str, GateSuite] = Field(default_factory=dict)
+    approvals_required: int = Field(1, ge=1, le=10, description="approvals before promotion")
+    approvals_by_team: dict[str, Annotated[int, Field(ge=1, le=10)]] = Field(default_factory=dict)
+
+    def suite_for(
+        self, objective: str, team: str | None, model: str
+    ) -> tuple[str, GateSuite] | None:
+        """The most specific suite: one naming the model, then the team, then any."""
+        best: tuple[int, str, GateSuite] | None = None
+        for name, suite in sorted(self.suites.items()):
+            if suite.objective != objective:
+                continue
+            if suite.models and model not in suite.models:
+                continue
+            if suite.teams and team not in suite.teams:
+                continue
+            rank = 2 if suite.models else 1 if suite.teams else 0
+            if best is None or rank > best[0]:
+                best = (rank, name, suite)
+        return None if best is None else (best[1], best[2])
+
+
 class StewardConfig(_Strict):
     """The whole of ``steward.yaml``."""
 
@@ -127,6 +272,7 @@ class StewardConfig(_Strict):
     users: dict[str, User] = Field(min_length=1)
     privacy: Privacy = Field(default_factory=lambda: Privacy())
     training: Training = Field(default_factory=lambda: Training())
+    gates: Gates = Field(default_factory=lambda: Gates())
 
     @model_validator(mode="after")
     def _cross_references(self) -> StewardConfig:

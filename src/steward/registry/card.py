@@ -75,6 +75,7 @@ def build_card(
             if k in lineage
         },
         "limitations": limitations,
+        "validation": PENDING,
         "fairness": PENDING,
         "robustness": PENDING,
         "approvals": PENDING,
@@ -145,6 +146,54 @@ def render_markdown(ref: str, stage: str, card: dict[str, Any]) -> str:
         lines.append(f"- {k.replace('_', ' ')}: {_fmt(v)}")
     lines += ["", "## Limitations", ""]
     lines += [f"- {x}" for x in card.get("limitations", [])]
-    for section in ("fairness", "robustness", "approvals"):
-        lines += ["", f"## {section.capitalize()}", "", _fmt(card.get(section))]
+    validation = card.get("validation")
+    lines += ["", "## Validation", ""]
+    if isinstance(validation, dict):
+        verdict = "passed" if validation.get("passed") else "FAILED"
+        lines.append(
+            f"{verdict} on locked holdout `{validation.get('holdout')}` (fingerprint "
+            f"`{str(validation.get('holdout_fingerprint'))[:16]}…`), suite "
+            f"`{validation.get('suite')}`, validation {validation.get('id')}"
+        )
+        lines += ["", "| kind | check | value | limit | result |", "|---|---|---|---|---|"]
+        for c in validation.get("checks", []):
+            limit = c.get("limit") or {}
+            bound = ", ".join(f"{'≥' if k == 'min' else '≤'} {_fmt(v)}" for k, v in limit.items())
+            result = {True: "pass", False: "**FAIL**", None: "—"}[c.get("passed")]
+            lines.append(
+                f"| {c.get('kind')} | {c.get('name')} | {_fmt(c.get('value'))} | "
+                f"{bound or '(reported)'} | {result} |"
+            )
+    else:
+        lines.append(PENDING)
+    fairness = card.get("fairness")
+    lines += ["", "## Fairness", ""]
+    if isinstance(fairness, dict):
+        for attr, data in (fairness.get("attributes") or {}).items():
+            summary = data.get("summary") or {}
+            lines.append(
+                f"- `{attr}`: "
+                + ", ".join(
+                    f"{k} {_fmt(v)}"
+                    for k, v in sorted(summary.items())
+                    if not isinstance(v, (dict, list))
+                )
+            )
+        for small in fairness.get("too_small") or []:
+            lines.append(
+                f"- too small to judge: {small.get('attribute')} = {small.get('group')} "
+                f"({small.get('count')} rows)"
+            )
+    else:
+        lines.append(_fmt(fairness))
+    for section in ("robustness", "approvals"):
+        value = card.get(section)
+        lines += ["", f"## {section.capitalize()}", ""]
+        if isinstance(value, dict):
+            lines += [
+                f"- {k}: {_fmt(v) if not isinstance(v, (dict, list)) else v}"
+                for k, v in value.items()
+            ]
+        else:
+            lines.append(_fmt(value))
     return "\n".join(lines) + "\n"

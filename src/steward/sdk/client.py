@@ -23,6 +23,7 @@ from steward.datasets import (
 from steward.datasets.mask import Recipe, load_recipe, parse_recipe
 from steward.datasets.service import MaskResult
 from steward.datasets.validate import ValidationReport
+from steward.gates import GateService, HoldoutOverlap, StageInfo, ValidationInfo, render_report
 from steward.governance import (
     AuditEntryInfo,
     CheckpointInfo,
@@ -69,6 +70,7 @@ _ERRORS: dict[str, type[E.StewardError]] = {
         E.IntegrityError,
         NoSuchSite,
         WorkerBusy,
+        HoldoutOverlap,
     )
 }
 _FINAL = ("succeeded", "failed", "cancelled")
@@ -170,6 +172,7 @@ class Steward:
             self._datasets = DatasetService(self._rt)
             self._training = TrainingService(self._rt)
             self._models = ModelService(self._rt)
+            self._gates = GateService(self._rt)
 
     # -- lifecycle -------------------------------------------------------------------
     @property
@@ -729,6 +732,62 @@ class Steward:
                     headers={"content-type": "application/octet-stream"},
                 )
         return self._models.import_onnx(self._principal, Path(file), **meta)
+
+    # -- gates -----------------------------------------------------------------------
+    def validate_model(self, ref: str, *, holdout: str, suite: str | None = None) -> ValidationInfo:
+        """Evaluate the ONNX model on a locked holdout against its gate suite."""
+        if self._remote:
+            return self._remote.model(
+                ValidationInfo,
+                "POST",
+                f"/v1/models/{ref}/validations",
+                json={"holdout": holdout, "suite": suite},
+            )
+        return self._gates.validate(self._principal, ref, holdout, suite=suite)
+
+    def validations(self, ref: str) -> list[ValidationInfo]:
+        if self._remote:
+            return self._remote.models(ValidationInfo, "GET", f"/v1/models/{ref}/validations")
+        return self._gates.validations(self._principal, ref)
+
+    def validation_report(self, ref: str) -> str:
+        """The latest validation report of ``ref`` as Markdown."""
+        found = self.validations(ref)
+        if not found:
+            raise E.NotFound(f"{ref} has no validation yet", model=ref)
+        return render_report(found[-1].report)
+
+    def approve_model(self, ref: str, *, note: str = "") -> StageInfo:
+        """Approve a validated model (approvers other than its producer; audited)."""
+        if self._remote:
+            return self._remote.model(
+                StageInfo, "POST", f"/v1/models/{ref}/approvals", json={"note": note}
+            )
+        return self._gates.decide(self._principal, ref, approve=True, note=note)
+
+    def reject_model(self, ref: str, *, note: str = "") -> StageInfo:
+        if self._remote:
+            return self._remote.model(
+                StageInfo, "POST", f"/v1/models/{ref}/rejections", json={"note": note}
+            )
+        return self._gates.decide(self._principal, ref, approve=False, note=note)
+
+    def promote_model(self, ref: str, *, stage: str = "production", note: str = "") -> StageInfo:
+        """Move an approved model to production (the previous one retires atomically)."""
+        if self._remote:
+            return self._remote.model(
+                StageInfo,
+                "POST",
+                f"/v1/models/{ref}/promotions",
+                json={"stage": stage, "note": note},
+            )
+        return self._gates.promote(self._principal, ref, stage=stage, note=note)
+
+    def model_stage(self, ref: str) -> StageInfo:
+        """Stage, approvals, history and the latest validation of a model version."""
+        if self._remote:
+            return self._remote.model(StageInfo, "GET", f"/v1/models/{ref}/stage")
+        return self._gates.stage_info(self._principal, ref)
 
 
 def _as_file(source: Any) -> Path:

@@ -9,6 +9,7 @@ from steward.store.engine import Store
 from steward.store.guard import governed_writes, writes_open
 from steward.store.tables import (
     ApiToken,
+    Approval,
     AuditCheckpoint,
     AuditEntry,
     AuditHead,
@@ -22,11 +23,14 @@ from steward.store.tables import (
     Model,
     ModelDataset,
     ModelVersion,
+    StageChange,
     StoredObject,
+    Validation,
 )
 
 __all__ = [
     "ApiToken",
+    "Approval",
     "AuditCheckpoint",
     "AuditEntry",
     "AuditHead",
@@ -40,8 +44,10 @@ __all__ = [
     "Model",
     "ModelDataset",
     "ModelVersion",
+    "StageChange",
     "Store",
     "StoredObject",
+    "Validation",
     "governed_writes",
     "writes_open",
 ]

@@ -20,6 +20,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "ApiToken",
+    "Approval",
     "AuditCheckpoint",
     "AuditEntry",
     "AuditHead",
@@ -33,7 +34,9 @@ __all__ = [
     "Model",
     "ModelDataset",
     "ModelVersion",
+    "StageChange",
     "StoredObject",
+    "Validation",
 ]
 
 
@@ -302,3 +305,56 @@ class ModelDataset(Base):
     dataset_version_id: Mapped[int] = mapped_column(
         Integer, ForeignKey("dataset_versions.id"), primary_key=True
     )
+
+
+class Validation(Base):
+    """One evaluation of a model version on a locked holdout, against a gate suite."""
+
+    __tablename__ = "validations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("model_versions.id"), index=True
+    )
+    holdout_version_id: Mapped[int] = mapped_column(Integer, ForeignKey("dataset_versions.id"))
+    holdout_ref: Mapped[str] = mapped_column(String(160))
+    holdout_fingerprint: Mapped[str] = mapped_column(String(64))
+    suite_name: Mapped[str] = mapped_column(String(128))
+    suite_hash: Mapped[str] = mapped_column(String(64))
+    passed: Mapped[bool] = mapped_column(Boolean)
+    report_json: Mapped[str] = mapped_column(Text)
+    report_hash: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Approval(Base):
+    """An approver's decision on a validated model version (four eyes)."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_version_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("model_versions.id"), index=True
+    )
+    validation_id: Mapped[str] = mapped_column(String(32), ForeignKey("validations.id"))
+    user: Mapped[str] = mapped_column(String(128))
+    decision: Mapped[str] = mapped_column(String(16))  # approve | reject
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class StageChange(Base):
+    """The stage history of a model version (every transition, who and why)."""
+
+    __tablename__ = "stage_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    model_version_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("model_versions.id"), index=True
+    )
+    from_stage: Mapped[str] = mapped_column(String(16))
+    to_stage: Mapped[str] = mapped_column(String(16))
+    changed_by: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

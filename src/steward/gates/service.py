@@ -1,0 +1,712 @@
+"""Validation gates: evaluate a model version on a locked holdout against a gate suite.
+
+``validate`` reads the holdout with the purpose ``gate-evaluation`` (the only purpose the
+``locked-holdout-read`` policy lets through), refuses a holdout that shares rows with the
+model's training data, runs the ONNX artifact (what would be served) over it, and checks
+performance, fairness across slices, robustness and the champion in production. The report
+(JSON, its sha256 in the ledger) and the stage change to ``validated`` are recorded in one
+governed action, ``model.validate``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from steward.audit import canonical_json
+from steward.config import GateSuite, Threshold
+from steward.datasets import DatasetService
+from steward.door import Action
+from steward.errors import Conflict, GateFailed, NotFound, Reason, ValidationFailed
+from steward.gates.report import Check, ValidationInfo, ValidationReport
+from steward.kernels.metrics import LOWER_IS_BETTER, performance
+from steward.policy import Principal, Resource
+from steward.registry import ModelDetail, ModelService
+from steward.registry.runner import OnnxRunner, Prediction
+from steward.runtime import Runtime
+from steward.store import Approval, Model, ModelVersion, StageChange, Validation
+
+__all__ = ["ApprovalInfo", "GateService", "HoldoutOverlap", "StageInfo", "row_keys"]
+
+PURPOSE = "gate-evaluation"
+
+
+class HoldoutOverlap(Conflict):
+    code = "holdout_overlap"
+
+
+def row_keys(table: pa.Table, columns: list[str]) -> pa.Array:
+    """One string per row over ``columns`` (values as text, nulls marked), for exact row
+    matching between a holdout and training data; computed in Arrow, not per row in Python."""
+    parts = []
+    for name in columns:
+        col = table.column(name)
+        if pa.types.is_dictionary(col.type):
+            col = pc.cast(col, col.type.value_type)
+        text = pc.cast(col, pa.string()) if not pa.types.is_string(col.type) else col
+        parts.append(pc.fill_null(text, "\x00"))
+    if not parts:
+        return pa.array([], pa.string())
+    joined = pc.binary_join_element_wise(*parts, "\x1f")
+    return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
+
+
+def _suite_hash(name: str, suite: GateSuite) -> str:
+    return hashlib.sha256(
+        canonical_json({name: suite.model_dump(mode="json")}).encode()
+    ).hexdigest()
+
+
+def _limit(t: Threshold) -> dict[str, float]:
+    return {"min": t.min} if t.min is not None else {"max": t.max}  # type: ignore[dict-item]
+
+
+def _check(
+    kind: str, name: str, value: float | None, t: Threshold | None, detail: str = ""
+) -> Check:
+    if t is None:
+        return Check(kind=kind, name=name, value=value, detail=detail)
+    ok = value is not None and t.passes(float(value))
+    if value is None:
+        detail = detail or "not measurable on this holdout"
+    return Check(kind=kind, name=name, value=value, limit=_limit(t), passed=ok, detail=detail)
+
+
+class ApprovalInfo(BaseModel):
+    model: str
+    user: str
+    decision: str
+    note: str
+    validation: str
+    created_at: datetime
+
+
+class StageInfo(BaseModel):
+    model: str
+    stage: str
+    approvals: list[ApprovalInfo]
+    approvals_required: int
+    history: list[dict[str, Any]]
+    validation: ValidationInfo | None
+
+
+class GateService:
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.registry = ModelService(rt)
+        self.datasets = DatasetService(rt)
+
+    # -- suites ------------------------------------------------------------------------------
+    def suite(self, model: ModelDetail, name: str | None) -> tuple[str, GateSuite]:
+        gates = self.rt.config.gates
+        if name is not None:
+            if name not in gates.suites:
+                raise NotFound(
+                    f"gate suite {name!r} not found; declared: "
+                    f"{', '.join(sorted(gates.suites)) or '(none)'}",
+                    suite=name,
+                )
+            suite = gates.suites[name]
+            if suite.objective != model.objective:
+                raise ValidationFailed(
+                    f"suite {name!r} is for {suite.objective} models; "
+                    f"{model.ref} is {model.objective}"
+                )
+            return name, suite
+        found = gates.suite_for(model.objective, model.team, model.name)
+        if found is None:
+            raise ValidationFailed(
+                f"no gate suite applies to {model.objective} models of team {model.team} "
+                f"({model.name}); declare one under gates.suites in steward.yaml",
+                objective=model.objective,
+                team=model.team,
+            )
+        return found
+
+    # -- validate ----------------------------------------------------------------------------
+    def validate(
+        self, principal: Principal, model_ref: str, holdout_ref: str, *, suite: str | None = None
+    ) -> ValidationInfo:
+        model = self.registry.show(principal, model_ref)
+        suite_name, gate = self.suite(model, suite)
+        holdout, _, holdout_id = self.datasets.governed_view(holdout_ref)
+        resource = self._model_resource(model)
+        action = Action(
+            "model.validate",
+            resource,
+            payload={"model": model.ref, "holdout": holdout.ref, "suite": suite_name},
+        )
+        self.rt.door.check(principal, action)
+        if not holdout.locked:
+            raise ValidationFailed(
+                f"{holdout.ref} is not a locked holdout: gates evaluate only on data nobody "
+                "trains on. Register the holdout with --locked.",
+                holdout=holdout.ref,
+            )
+        table = self.datasets.read(principal, holdout.ref, purpose=PURPOSE)
+        target = model.spec.get("target")
+        overlap = self._overlap(principal, model, table)
+        if overlap:
+            refusal = Reason(
+                "holdout-overlap",
+                f"{holdout.ref} shares {overlap} row(s) with the training data of {model.ref}; "
+                "a holdout must be disjoint from it",
+                "forbid",
+            )
+            self.rt.door.refuse(principal, action, refusal)
+            raise HoldoutOverlap(refusal.advice, holdout=holdout.ref, rows=overlap)
+        if target is None or target not in table.column_names:
+            raise ValidationFailed(
+                f"the holdout has no column {target!r}, the model's target", holdout=holdout.ref
+            )
+        onnx = self.registry.onnx(principal, model.ref)
+        runner = OnnxRunner(onnx, model.inputs, model.classes)
+        pred = runner.predict(table)
+        y_true = _truth(table.column(target), model.classes)
+        metrics = performance(
+            model.objective, y_true, pred.labels, pred.probabilities, model.classes
+        )
+        checks: list[Check] = []
+        limited = {t.metric for t in gate.performance}
+        for t in gate.performance:
+            checks.append(_check("performance", t.metric, metrics.get(t.metric), t))
+        for k, v in sorted(metrics.items()):
+            if k not in limited:
+                checks.append(_check("performance", k, v, None))
+        fairness: dict[str, Any] = {}
+        if gate.fairness is not None:
+            fairness, fair_checks = self._fairness(gate, table, y_true, pred, model)
+            checks += fair_checks
+        robustness: dict[str, Any] = {}
+        if gate.robustness is not None:
+            robustness, rob_checks = self._robustness(gate, table, runner, pred, model)
+            checks += rob_checks
+        champion = self._champion(principal, model, gate, table, y_true, metrics)
+        if champion is not None:
+            checks.append(champion.pop("check"))
+        passed = all(c.passed is not False for c in checks)
+        now = datetime.now(UTC)
+        report = ValidationReport(
+            model=model.ref,
+            objective=model.objective,
+            suite=suite_name,
+            suite_hash=_suite_hash(suite_name, gate),
+            holdout=holdout.ref,
+            holdout_fingerprint=holdout.fingerprint,
+            holdout_rows=table.num_rows,
+            training_data=[
+                {"ref": d.get("ref"), "fingerprint": d.get("fingerprint")}
+                for d in model.lineage.get("datasets", [])
+            ],
+            overlap_rows=0,
+            checks=checks,
+            passed=passed,
+            metrics=metrics,
+            fairness=fairness,
+            robustness=robustness,
+            champion=champion,
+            evaluated_by=principal.name,
+            evaluated_at=now,
+        )
+        body = canonical_json(report.model_dump(mode="json"))
+        report_hash = hashlib.sha256(body.encode()).hexdigest()
+        vid = "v-" + secrets.token_hex(6)
+        action.payload.update(
+            {
+                "validation": vid,
+                "holdout_fingerprint": holdout.fingerprint,
+                "report_hash": report_hash,
+                "passed": passed,
+            }
+        )
+
+        def do(s: Session) -> ValidationInfo:
+            _, mv = self._version(s, model.ref)
+            s.add(
+                Validation(
+                    id=vid,
+                    model_version_id=mv.id,
+                    holdout_version_id=holdout_id,
+                    holdout_ref=holdout.ref,
+                    holdout_fingerprint=holdout.fingerprint,
+                    suite_name=suite_name,
+                    suite_hash=report.suite_hash,
+                    passed=passed,
+                    report_json=body,
+                    report_hash=report_hash,
+                    created_by=principal.name,
+                    created_at=now,
+                )
+            )
+            if passed and mv.stage == "candidate":
+                self._stage(s, mv, "validated", principal.name, f"passed {vid} on {holdout.ref}")
+            card = json.loads(mv.card_json)
+            card["validation"] = {
+                "id": vid,
+                "passed": passed,
+                "holdout": holdout.ref,
+                "holdout_fingerprint": holdout.fingerprint,
+                "suite": suite_name,
+                "checks": [c.model_dump(mode="json") for c in checks],
+            }
+            if fairness:
+                card["fairness"] = fairness
+            if robustness:
+                card["robustness"] = robustness
+            mv.card_json = canonical_json(card)
+            s.flush()
+            return self._info(s, self._row(s, vid))
+
+        return self.rt.door.run(principal, action, do)
+
+    # -- parts -------------------------------------------------------------------------------
+    def _overlap(self, principal: Principal, model: ModelDetail, holdout: pa.Table) -> int:
+        """Rows of the holdout found, identical, in the model's training data."""
+        refs = [d["ref"] for d in model.lineage.get("datasets", []) if d.get("ref")]
+        total = 0
+        for ref in refs:
+            train = self.datasets.read(principal, ref, purpose=PURPOSE)
+            # whole rows: every column the two tables share (not only the model's features,
+            # whose few values would make distinct rows look alike)
+            common = [c for c in holdout.column_names if c in train.column_names]
+            if not common:
+                continue
+            keys = row_keys(holdout, common)
+            total += int(pc.sum(pc.is_in(keys, value_set=row_keys(train, common))).as_py() or 0)
+        return total
+
+    def _fairness(
+        self, gate: GateSuite, table: pa.Table, y_true: Any, pred: Prediction, model: ModelDetail
+    ) -> tuple[dict[str, Any], list[Check]]:
+        raise NotImplementedError  # filled with the fairness kernel
+
+    def _robustness(
+        self,
+        gate: GateSuite,
+        table: pa.Table,
+        runner: OnnxRunner,
+        pred: Prediction,
+        model: ModelDetail,
+    ) -> tuple[dict[str, Any], list[Check]]:
+        raise NotImplementedError  # filled with the robustness kernel
+
+    def _champion(
+        self,
+        principal: Principal,
+        model: ModelDetail,
+        gate: GateSuite,
+        table: pa.Table,
+        y_true: npt.NDArray[Any],
+        metrics: dict[str, float],
+    ) -> dict[str, Any] | None:
+        with self.rt.store.transaction() as s:
+            row = s.execute(
+                select(ModelVersion.version)
+                .join(Model, Model.id == ModelVersion.model_id)
+                .where(Model.name == model.name, ModelVersion.stage == "production")
+            ).first()
+        if row is None or row[0] == model.version:
+            return None
+        champ_ref = f"{model.name}@{row[0]}"
+        champ = self.registry.show(principal, champ_ref)
+        metric = (gate.champion.metric if gate.champion else None) or gate.primary
+        margin = gate.champion.margin if gate.champion else 0.0
+        runner = OnnxRunner(self.registry.onnx(principal, champ_ref), champ.inputs, champ.classes)
+        cp = runner.predict(table)
+        champ_metrics = performance(
+            champ.objective, _truth_like(y_true), cp.labels, cp.probabilities, champ.classes
+        )
+        a, b = metrics.get(metric), champ_metrics.get(metric)
+        if a is None or b is None:
+            ok, detail = False, f"{metric} is not measurable for both on this holdout"
+        elif metric in LOWER_IS_BETTER:
+            ok, detail = a <= b + margin, f"lower is better; allowed up to champion + {margin:g}"
+        else:
+            ok, detail = a >= b - margin, f"higher is better; allowed down to champion − {margin:g}"
+        check = Check(
+            kind="champion",
+            name=f"{metric} vs {champ_ref}",
+            value=a,
+            limit={
+                "max" if metric in LOWER_IS_BETTER else "min": (
+                    b + margin if metric in LOWER_IS_BETTER else b - margin
+                )
+            }
+            if b is not None
+            else None,
+            passed=ok,
+            detail=detail,
+        )
+        return {
+            "model": champ_ref,
+            "metric": metric,
+            "challenger": a,
+            "champion": b,
+            "margin": margin,
+            "check": check,
+        }
+
+    # -- reads -------------------------------------------------------------------------------
+    def _model_resource(self, model: ModelDetail) -> Resource:
+        return Resource(
+            "Model",
+            model.ref,
+            {
+                "jurisdiction": model.jurisdiction,
+                "anonymised": model.anonymised,
+                "producers": [model.created_by],
+                "privateOnly": False,
+                "team": model.team,
+            },
+        )
+
+    def _version(self, s: Session, ref: str, *, lock: bool = False) -> tuple[Model, ModelVersion]:
+        """The model and version rows; ``lock`` takes the model row's lock first (PostgreSQL
+        ``FOR UPDATE``; SQLite's write transaction is already exclusive), so that two
+        promotions of one model run one after the other."""
+        name, _, version = ref.partition("@")
+        if lock:
+            q = select(Model).where(Model.name == name)
+            if self.rt.store.dialect == "postgresql":
+                q = q.with_for_update()
+            s.execute(q).scalar_one_or_none()
+        row = s.execute(
+            select(Model, ModelVersion)
+            .join(ModelVersion, ModelVersion.model_id == Model.id)
+            .where(Model.name == name, ModelVersion.version == int(version))
+        ).first()
+        if row is None:
+            raise NotFound(f"model version {ref!r} not found", ref=ref)
+        return row[0], row[1]
+
+    def _row(self, s: Session, vid: str) -> Validation:
+        v = s.get(Validation, vid)
+        if v is None:
+            raise NotFound(f"validation {vid!r} not found", validation=vid)
+        return v
+
+    @staticmethod
+    def _stage(s: Session, mv: ModelVersion, to: str, by: str, reason: str) -> None:
+        s.add(
+            StageChange(
+                model_version_id=mv.id,
+                from_stage=mv.stage,
+                to_stage=to,
+                changed_by=by,
+                reason=reason,
+                created_at=datetime.now(UTC),
+            )
+        )
+        mv.stage = to
+
+    def _info(self, s: Session, v: Validation) -> ValidationInfo:
+        mv = s.get(ModelVersion, v.model_version_id)
+        assert mv is not None
+        m = s.get(Model, mv.model_id)
+        assert m is not None
+        stale = self._stale_reason(s, v)
+        return ValidationInfo(
+            id=v.id,
+            model=f"{m.name}@{mv.version}",
+            holdout=v.holdout_ref,
+            holdout_fingerprint=v.holdout_fingerprint,
+            suite=v.suite_name,
+            passed=v.passed,
+            current=stale is None,
+            stale_reason=stale,
+            report_hash=v.report_hash,
+            created_by=v.created_by,
+            created_at=v.created_at if v.created_at.tzinfo else v.created_at.replace(tzinfo=UTC),
+            report=ValidationReport.model_validate_json(v.report_json),
+        )
+
+    def _stale_reason(self, s: Session, v: Validation) -> str | None:
+        """A report is stale when its suite changed or a newer holdout version exists."""
+        suite = self.rt.config.gates.suites.get(v.suite_name)
+        if suite is None:
+            return f"suite {v.suite_name!r} is no longer declared"
+        if _suite_hash(v.suite_name, suite) != v.suite_hash:
+            return f"suite {v.suite_name!r} changed since the validation"
+        name, _, version = v.holdout_ref.partition("@")
+        from steward.store import Dataset, DatasetVersion
+
+        newest = s.execute(
+            select(DatasetVersion.version)
+            .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+            .where(Dataset.name == name)
+            .order_by(DatasetVersion.version.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if newest is not None and newest > int(version):
+            return f"a newer holdout version {name}@{newest} exists"
+        return None
+
+    def validations(self, principal: Principal, model_ref: str) -> list[ValidationInfo]:
+        self.rt.door.check(principal, Action("system.read", Resource("System", "models")))
+        with self.rt.store.transaction() as s:
+            ref = self.registry.show(principal, model_ref).ref
+            _, mv = self._version(s, ref)
+            rows = s.execute(
+                select(Validation)
+                .where(Validation.model_version_id == mv.id)
+                .order_by(Validation.created_at)
+            ).scalars()
+            return [self._info(s, v) for v in rows]
+
+    # -- approvals and promotion -------------------------------------------------------------
+    def _required(self, team: str | None) -> int:
+        g = self.rt.config.gates
+        return g.approvals_by_team.get(team or "", g.approvals_required)
+
+    def _latest(self, s: Session, mv: ModelVersion) -> Validation | None:
+        return s.execute(
+            select(Validation)
+            .where(Validation.model_version_id == mv.id)
+            .order_by(Validation.created_at.desc(), Validation.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+
+    def _current_pass(self, s: Session, ref: str, mv: ModelVersion) -> Validation:
+        v = self._latest(s, mv)
+        if v is None:
+            raise GateFailed(
+                f"{ref} has not been validated; run 'steward model validate {ref} --holdout H@v'",
+                model=ref,
+            )
+        if not v.passed:
+            report = ValidationReport.model_validate_json(v.report_json)
+            failed = ", ".join(c.name for c in report.failed) or "see the report"
+            raise GateFailed(
+                f"{ref} failed its gates in {v.id} ({failed}); it cannot be approved or promoted",
+                model=ref,
+                validation=v.id,
+                failed=[c.name for c in report.failed],
+            )
+        stale = self._stale_reason(s, v)
+        if stale is not None:
+            raise GateFailed(
+                f"the validation {v.id} of {ref} is stale: {stale}; validate it again",
+                model=ref,
+                validation=v.id,
+            )
+        return v
+
+    def _approvals(self, s: Session, mv: ModelVersion, vid: str) -> list[Approval]:
+        return list(
+            s.execute(
+                select(Approval)
+                .where(Approval.model_version_id == mv.id, Approval.validation_id == vid)
+                .order_by(Approval.created_at, Approval.id)
+            ).scalars()
+        )
+
+    def decide(
+        self, principal: Principal, model_ref: str, *, approve: bool, note: str = ""
+    ) -> StageInfo:
+        """Approve or reject a validated model version (four eyes; audited)."""
+        model = self.registry.show(principal, model_ref)
+        ref = model.ref
+        action = Action(
+            "model.approve" if approve else "model.reject",
+            self._model_resource(model),
+            payload={"model": ref, "note": note},
+        )
+        self.rt.door.check(principal, action)
+        with self.rt.store.transaction() as s:
+            _, mv = self._version(s, ref)
+            if mv.stage not in ("validated", "approved"):
+                raise GateFailed(
+                    f"{ref} is {mv.stage}: only a validated model can be approved or rejected",
+                    model=ref,
+                    stage=mv.stage,
+                )
+            v = self._current_pass(s, ref, mv)
+            if any(a.user == principal.name for a in self._approvals(s, mv, v.id)):
+                raise Conflict(
+                    f"{principal.name} already decided on {ref} for validation {v.id}", model=ref
+                )
+            vid = v.id
+        action.payload["validation"] = vid
+        required = self._required(model.team)
+
+        def do(s: Session) -> StageInfo:
+            _, mv = self._version(s, ref)
+            s.add(
+                Approval(
+                    model_version_id=mv.id,
+                    validation_id=vid,
+                    user=principal.name,
+                    decision="approve" if approve else "reject",
+                    note=note,
+                    created_at=datetime.now(UTC),
+                )
+            )
+            s.flush()
+            if not approve:
+                self._stage(s, mv, "candidate", principal.name, f"rejected: {note}")
+            else:
+                yes = {a.user for a in self._approvals(s, mv, vid) if a.decision == "approve"}
+                if len(yes) >= required and mv.stage == "validated":
+                    self._stage(
+                        s,
+                        mv,
+                        "approved",
+                        principal.name,
+                        f"{len(yes)} of {required} approval(s): {', '.join(sorted(yes))}",
+                    )
+            self._card_approvals(s, mv, required)
+            s.flush()
+            return self._stage_info(s, ref)
+
+        return self.rt.door.run(principal, action, do)
+
+    def promote(
+        self, principal: Principal, model_ref: str, *, stage: str = "production", note: str = ""
+    ) -> StageInfo:
+        """Move a version to ``production`` (the previous one is retired in the same
+        transaction) or to ``retired``."""
+        if stage not in ("production", "retired"):
+            raise ValidationFailed(
+                f"stage: expected production or retired; found {stage!r}", stage=stage
+            )
+        model = self.registry.show(principal, model_ref)
+        ref = model.ref
+        action = Action(
+            "model.promote",
+            self._model_resource(model),
+            payload={"model": ref, "stage": stage, "note": note},
+        )
+
+        def do(s: Session) -> StageInfo:
+            m, mv = self._version(s, ref, lock=True)
+            if stage == "retired":
+                if mv.stage == "retired":
+                    raise Conflict(f"{ref} is already retired", model=ref)
+                self._stage(s, mv, "retired", principal.name, note or "retired")
+                s.flush()
+                return self._stage_info(s, ref)
+            if mv.stage == "production":
+                raise Conflict(f"{ref} is already in production", model=ref)
+            if mv.stage != "approved":
+                raise GateFailed(
+                    f"{ref} is {mv.stage}: only an approved model can go to production "
+                    f"({self._required(m.team)} approval(s) of a current, passing validation)",
+                    model=ref,
+                    stage=mv.stage,
+                )
+            self._current_pass(s, ref, mv)
+            current = (
+                s.execute(
+                    select(ModelVersion).where(
+                        ModelVersion.model_id == m.id,
+                        ModelVersion.stage == "production",
+                        ModelVersion.id != mv.id,
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            for old in current:
+                self._stage(s, old, "retired", principal.name, f"replaced by {ref}")
+                action.payload.setdefault("retired", []).append(f"{m.name}@{old.version}")
+            self._stage(s, mv, "production", principal.name, note or "promoted")
+            self._card_approvals(s, mv, self._required(m.team))
+            s.flush()
+            return self._stage_info(s, ref)
+
+        return self.rt.door.run(principal, action, do)
+
+    def _card_approvals(self, s: Session, mv: ModelVersion, required: int) -> None:
+        v = self._latest(s, mv)
+        decisions = self._approvals(s, mv, v.id) if v is not None else []
+        card = json.loads(mv.card_json)
+        card["approvals"] = {
+            "required": required,
+            "stage": mv.stage,
+            "decisions": [
+                {"user": a.user, "decision": a.decision, "note": a.note} for a in decisions
+            ],
+        }
+        mv.card_json = canonical_json(card)
+
+    def stage_info(self, principal: Principal, model_ref: str) -> StageInfo:
+        ref = self.registry.show(principal, model_ref).ref
+        with self.rt.store.transaction() as s:
+            return self._stage_info(s, ref)
+
+    def _stage_info(self, s: Session, ref: str) -> StageInfo:
+        m, mv = self._version(s, ref)
+        v = self._latest(s, mv)
+        approvals = self._approvals(s, mv, v.id) if v is not None else []
+        history = s.execute(
+            select(StageChange)
+            .where(StageChange.model_version_id == mv.id)
+            .order_by(StageChange.id)
+        ).scalars()
+        return StageInfo(
+            model=ref,
+            stage=mv.stage,
+            approvals=[
+                ApprovalInfo(
+                    model=ref,
+                    user=a.user,
+                    decision=a.decision,
+                    note=a.note,
+                    validation=a.validation_id,
+                    created_at=a.created_at
+                    if a.created_at.tzinfo
+                    else a.created_at.replace(tzinfo=UTC),
+                )
+                for a in approvals
+            ],
+            approvals_required=self._required(m.team),
+            history=[
+                {
+                    "from": h.from_stage,
+                    "to": h.to_stage,
+                    "by": h.changed_by,
+                    "reason": h.reason,
+                    "at": (
+                        h.created_at if h.created_at.tzinfo else h.created_at.replace(tzinfo=UTC)
+                    ).isoformat(),
+                }
+                for h in history
+            ],
+            validation=self._info(s, v) if v is not None else None,
+        )
+
+
+def _truth(col: pa.ChunkedArray, classes: list[Any] | None) -> npt.NDArray[Any]:
+    """The target in the representation of the model's classes (bool → 0/1, numbers as
+    numbers, text as text); regression targets as float64."""
+    if classes is None:
+        return np.asarray(pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False))
+    if pa.types.is_boolean(col.type):
+        col = pc.cast(col, pa.int64())
+    values = np.asarray(col.to_numpy(zero_copy_only=False))
+    if classes and isinstance(classes[0], str):
+        return values.astype(str).astype(object)
+    return values
+
+
+def _champion_limit(metric: str, champion: float | None, margin: float) -> dict[str, float] | None:
+    if champion is None:
+        return None
+    if metric in LOWER_IS_BETTER:
+        return {"max": champion + margin}
+    return {"min": champion - margin}
+
+
+def _truth_like(y: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    return y
