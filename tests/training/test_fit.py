@@ -70,6 +70,17 @@ def _validation(table: pa.Table, spec: TrainingSpec) -> pa.Table:
     return table.take(val)
 
 
+def _ece(truth: np.ndarray, score: np.ndarray, bins: int = 10) -> float:
+    """Expected calibration error, bin by bin (an independent re-implementation)."""
+    total = 0.0
+    for b in range(bins):
+        lo, hi = b / bins, (b + 1) / bins
+        inside = (score >= lo) & ((score < hi) if b < bins - 1 else (score <= hi))
+        if inside.any():
+            total += inside.sum() * abs(truth[inside].mean() - score[inside].mean())
+    return total / len(score)
+
+
 def _metrics_from_onnx(result: FitResult, spec: TrainingSpec, table: pa.Table) -> dict[str, float]:
     """The validation metrics recomputed here: onnxruntime on the raw column values, then
     scikit-learn's metric functions."""
@@ -93,6 +104,9 @@ def _metrics_from_onnx(result: FitResult, spec: TrainingSpec, table: pa.Table) -
         got["roc_auc"] = skm.roc_auc_score(truth, proba[:, 1])
         got["f1"] = skm.f1_score(truth, labels == classes[1])
         got["brier"] = skm.brier_score_loss(truth, proba[:, 1])
+        got["precision"] = skm.precision_score(truth, labels == classes[1], zero_division=0.0)
+        got["recall"] = skm.recall_score(truth, labels == classes[1], zero_division=0.0)
+        got["calibration_error"] = _ece(truth, proba[:, 1])
     else:
         got["f1_macro"] = skm.f1_score(y, labels, average="macro")
     return got

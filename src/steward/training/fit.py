@@ -43,6 +43,7 @@ import pyarrow.compute as pc
 from threadpoolctl import threadpool_limits
 
 from steward.errors import ValidationFailed
+from steward.kernels.metrics import performance
 from steward.kernels.profile import TableProfile
 from steward.training.checks import Kind, _close, _feature_kind, check_spec_against
 from steward.training.export import (
@@ -490,35 +491,17 @@ def _normalised(p: npt.NDArray[Any]) -> npt.NDArray[np.float64]:
 def _metrics(
     spec: TrainingSpec, y: npt.NDArray[Any], classes: npt.NDArray[Any] | None, out: list[Any]
 ) -> tuple[dict[str, float], pa.Array]:
-    """Validation metrics from the export's outputs, and the ``prediction`` column."""
-    from sklearn import metrics as m
-
+    """Validation metrics from the export's outputs (the gates' definitions, see
+    :mod:`steward.kernels.metrics`), and the ``prediction`` column."""
     if classes is None:
         pred = np.asarray(out[0], dtype=np.float64).ravel()
-        res = {
-            "rmse": m.root_mean_squared_error(y, pred),
-            "mae": m.mean_absolute_error(y, pred),
-        }
-        if len(y) >= 2:
-            res["r2"] = m.r2_score(y, pred)
-        return {k: float(v) for k, v in res.items()}, pa.array(pred)
+        return performance("regression", y, pred), pa.array(pred)
     labels = np.asarray(out[0])
     proba = _normalised(out[1])
-    res = {"accuracy": m.accuracy_score(y, labels)}
+    res = performance(spec.objective, y, labels, proba, list(classes))
     if spec.objective == "binary":
-        positive = classes[1]
-        truth = y == positive
-        if 0 < truth.sum() < len(truth):  # AUC needs both classes
-            res["roc_auc"] = m.roc_auc_score(truth, proba[:, 1])
-        res["f1"] = m.f1_score(truth, labels == positive, zero_division=0.0)
-        res["log_loss"] = m.log_loss(y, proba, labels=classes)
-        res["brier"] = m.brier_score_loss(truth, proba[:, 1])
-        prediction = pa.array(proba[:, 1])
-    else:
-        res["f1_macro"] = m.f1_score(y, labels, average="macro", labels=classes, zero_division=0.0)
-        res["log_loss"] = m.log_loss(y, proba, labels=classes)
-        prediction = pa.array(labels.tolist())
-    return {k: float(v) for k, v in res.items()}, prediction
+        return res, pa.array(proba[:, 1])
+    return res, pa.array(labels.tolist())
 
 
 # -- the fit ------------------------------------------------------------------------------
