@@ -87,9 +87,10 @@ def test_a_failing_model_cannot_be_approved_or_promoted(home: Home) -> None:
         assert not info.passed
         assert [c.name for c in info.report.failed] == ["roc_auc"]
         assert ModelService(rt).show(ALICE, ref).stage == "candidate"
-        with pytest.raises(GateFailed, match="only a validated model"):
+        with pytest.raises(GateFailed, match="failed its gates") as info:
             GateService(rt).decide(BOB, ref, approve=True)
-        with pytest.raises(GateFailed, match="only an approved model"):
+        assert info.value.details["failed"] == ["roc_auc"]
+        with pytest.raises(GateFailed, match="failed its gates"):
             GateService(rt).promote(Principal("admin"), ref)
     finally:
         rt.close()

@@ -525,6 +525,9 @@ class GateService:
         self.rt.door.check(principal, action)
         with self.rt.store.transaction() as s:
             _, mv = self._version(s, ref)
+            last = self._latest(s, mv)
+            if last is not None and not last.passed:
+                self._current_pass(s, ref, mv)  # raises: it failed its gates
             if mv.stage not in ("validated", "approved"):
                 raise GateFailed(
                     f"{ref} is {mv.stage}: only a validated model can be approved or rejected",
@@ -598,6 +601,9 @@ class GateService:
                 return self._stage_info(s, ref)
             if mv.stage == "production":
                 raise Conflict(f"{ref} is already in production", model=ref)
+            last = self._latest(s, mv)
+            if last is not None and not last.passed:
+                self._current_pass(s, ref, mv)  # raises: it failed its gates
             if mv.stage != "approved":
                 raise GateFailed(
                     f"{ref} is {mv.stage}: only an approved model can go to production "
