@@ -6,7 +6,9 @@ from typing import Any
 
 from classify import ClassifyResult, RegisterResult
 from report_datasets import datasets_aims, datasets_sections
+from report_training import training_aims, training_sections
 from stats import Sample, VerifyResult
+from training_bench import TrainingResult
 
 __all__ = ["DOOR_AIM_MS", "VERIFY_AIM_S", "door_overhead", "render"]
 
@@ -45,6 +47,7 @@ def _summary(
     results: dict[str, dict[str, Any]],
     classified: ClassifyResult | None,
     registered: RegisterResult | None,
+    trained: TrainingResult | None,
 ) -> list[str]:
     rows = []
     verify = {b: r["verify"] for b, r in results.items()}
@@ -69,6 +72,7 @@ def _summary(
             ]
         )
     rows += datasets_aims(classified, registered)
+    rows += training_aims(trained)
     return _table(["aim (from the issue)", "backend", "measured", "verdict"], rows)
 
 
@@ -78,6 +82,7 @@ def render(
     skipped: dict[str, str],
     classified: ClassifyResult | None = None,
     registered: RegisterResult | None = None,
+    trained: TrainingResult | None = None,
 ) -> str:
     sz = meta["sizes"]
     backends = list(results)
@@ -97,7 +102,7 @@ def render(
     for b, why in skipped.items():
         lines.append(f"- **{NAMES[b]} was NOT measured: {why}**")
     lines += ["", "## Aims", ""]
-    lines += _summary(results, classified, registered)
+    lines += _summary(results, classified, registered, trained)
 
     lines += ["", "## Machine", ""]
     facts = dict(meta["machine"])
@@ -304,6 +309,7 @@ def render(
             ]
 
     lines += datasets_sections(classified, registered, 5, {})
+    lines += training_sections(trained, 7)
 
     # method
     lines += [
@@ -329,10 +335,17 @@ def render(
         f"({sz.classify_repeats} runs), Presidio on its first {sz.presidio_rows:,} rows, "
         f"registration of a {sz.register_rows:,}-row CSV; one run each is timed after the "
         "table is built (Presidio's engine is built and warmed first).",
+        f"- Training: {sz.train_overhead_jobs} timed tiny jobs ({sz.train_overhead_rows:,} "
+        f"rows, after one warm-up) for the job overhead; {sz.train_runs} `hgb` job(s) per "
+        f"executor on {sz.train_rows:,} rows for throughput; {sz.latency_repeats} x "
+        f"{sz.latency_calls:,} single-row calls per inference path after "
+        f"{sz.latency_warmup} warm-up calls. The overhead jobs run on one fresh SQLite "
+        "home, the throughput jobs and the latency model on another.",
         "- Source: `bench/run.py` (measurements), `bench/stats.py` (timing), "
         "`bench/backends.py` (homes and the throw-away database), `bench/report.py`; "
         "`bench/classify.py`, `bench/pii_table.py`, `bench/presidio_run.py` and "
-        "`bench/report_datasets.py` for the datasets part.",
+        "`bench/report_datasets.py` for the datasets part; `bench/training_bench.py` and "
+        "`bench/report_training.py` for the training part.",
         "",
     ]
     return "\n".join(lines)

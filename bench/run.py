@@ -1,8 +1,9 @@
-"""Steward benchmarks: ledger, policy, the door, column classification, registering.
+"""Steward benchmarks: ledger, policy, the door, classification, registering, training.
 
 Run with ``make bench`` (``.venv/bin/python bench/run.py --output docs/benchmarks.md``).
-Every measurement runs on a fresh home on SQLite and on a throw-away PostgreSQL
-database, and the results are written as Markdown to ``--output``.
+The ledger, policy and door measurements run on a fresh home on SQLite and on a
+throw-away PostgreSQL database; datasets and training on fresh SQLite homes. The results
+are written as Markdown to ``--output``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from steward.door import Action
 from steward.policy import Decision, Principal, Resource
 from steward.runtime import Runtime
 from steward.store import Store, governed_writes
+from training_bench import TrainingResult, bench_training
 
 ALICE = Principal("alice")
 SITE = "eu-fra"
@@ -59,6 +61,13 @@ class Sizes:
     classify_repeats: int = 3
     presidio_rows: int = 1000
     register_rows: int = 1_000_000
+    train_overhead_jobs: int = 10
+    train_overhead_rows: int = 500
+    train_rows: int = 1_000_000
+    train_runs: int = 3
+    latency_calls: int = 1500
+    latency_repeats: int = 2
+    latency_warmup: int = 200
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -78,6 +87,12 @@ class Sizes:
             classify_repeats=1,
             presidio_rows=50,
             register_rows=50_000,
+            train_overhead_jobs=3,
+            train_rows=20_000,
+            train_runs=1,
+            latency_calls=200,
+            latency_repeats=1,
+            latency_warmup=20,
         )
 
 
@@ -316,8 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a small smoke run (not for docs)")
     parser.add_argument(
         "--only",
-        choices=["core", "datasets"],
-        help="run one group only: core (ledger, policy, door) or datasets",
+        choices=["core", "datasets", "training"],
+        help="run one group only: core (ledger, policy, door), datasets or training",
     )
     args = parser.parse_args(argv)
     sz = Sizes.quick() if args.quick else Sizes()
@@ -334,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, dict[str, Any]] = {}
     skipped: dict[str, str] = {}
 
-    if args.only != "datasets":
+    if args.only in (None, "core"):
         log("[sqlite] fresh home")
         results["sqlite"] = bench_backend("sqlite", sz, args.postgres_url)
         problem = (
@@ -350,15 +365,28 @@ def main(argv: list[str] | None = None) -> int:
 
     classified: ClassifyResult | None = None
     registered: RegisterResult | None = None
-    if args.only != "core":
+    if args.only in (None, "datasets"):
         classified = bench_classification(
             sz.classify_rows, sz.presidio_rows, sz.classify_repeats, log=log
         )
         registered = bench_register(sz.register_rows, log=log)
 
+    trained: TrainingResult | None = None
+    if args.only in (None, "training"):
+        trained = bench_training(
+            overhead_jobs=sz.train_overhead_jobs,
+            overhead_rows=sz.train_overhead_rows,
+            rows=sz.train_rows,
+            runs=sz.train_runs,
+            latency_calls=sz.latency_calls,
+            latency_repeats=sz.latency_repeats,
+            latency_warmup=sz.latency_warmup,
+            log=log,
+        )
+
     meta["load_after"] = load_average()
     meta["duration"] = time.perf_counter() - t0
-    text = render(meta, results, skipped, classified, registered)
+    text = render(meta, results, skipped, classified, registered, trained)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text, encoding="utf-8")

@@ -10,15 +10,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-__all__ = ["Sample", "VerifyResult", "measure", "p99", "time_once"]
+__all__ = ["Sample", "VerifyResult", "measure", "p99", "percentile", "time_once"]
 
 T = TypeVar("T")
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0 < q <= 1) by nearest rank (no interpolation)."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
 def p99(values: list[float]) -> float:
     """The 99th percentile by nearest rank (no interpolation)."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+    return percentile(values, 0.99)
 
 
 @dataclass

@@ -190,3 +190,18 @@ def test_ray_refuses_a_site_no_node_offers_instead_of_hanging(
     Worker(sqlite_rt, ex).run_once()
     failed = svc.job(ALICE, job.id)
     assert failed.state == "failed" and failed.error_code == "no_such_site"
+
+
+def test_the_same_job_in_two_processes_gives_the_same_onnx_bytes(sqlite_rt: Runtime) -> None:
+    """Content-addressed: equal digests mean byte-identical ONNX across processes."""
+    from steward.registry import ModelService
+
+    ref = register_default(sqlite_rt)
+    svc = TrainingService(sqlite_rt)
+    for _ in range(2):
+        job = svc.submit(ALICE, spec(ref, name="twice", family="hgb", params={"max_iter": 20}))
+        Worker(sqlite_rt, "process").run_once(job.id)
+        assert svc.job(ALICE, job.id).state == "succeeded"
+    reg = ModelService(sqlite_rt)
+    a, b = reg.show(ALICE, "twice@1"), reg.show(ALICE, "twice@2")
+    assert a.object_digest == b.object_digest and a.metrics == b.metrics

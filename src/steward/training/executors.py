@@ -195,6 +195,17 @@ def _die_with_parent() -> None:
             pass
 
 
+def child_env(cpus: int) -> dict[str, str]:
+    """The training process's environment: native thread pools (OpenMP, BLAS) held to the
+    job's ``cpus`` from the start (a limit set after import comes too late for OpenMP), and
+    a fixed hash seed, so that skl2onnx writes the same ONNX bytes in every process."""
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(cpus)
+    env["PYTHONHASHSEED"] = "0"
+    return env
+
+
 def _send(stream: IO[bytes], msg: object) -> None:
     data = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
     stream.write(struct.pack("!Q", len(data)) + data)
@@ -247,6 +258,7 @@ class ProcessExecutor:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            env=child_env(task.cpus),
         )
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         frames: queue.Queue[object] = queue.Queue()

@@ -95,8 +95,10 @@ def _convert(
     ]
     options = {id(pipeline.steps[-1][1]): {"zipmap": False}} if classify else None
     try:
-        # A fixed graph name: skl2onnx's default is a random UUID, the only thing that
-        # kept two fits of the same spec and data from giving identical bytes.
+        # A fixed graph name: skl2onnx's default is a random UUID. With it, two fits of the
+        # same spec and data give identical bytes within one process; across processes
+        # skl2onnx also orders opset entries by Python's hash seed, which the process
+        # executor fixes (PYTHONHASHSEED=0, see executors.child_env).
         model = convert_sklearn(
             pipeline,
             initial_types=types,
