@@ -249,3 +249,82 @@ def test_concurrent_promotions_leave_exactly_one_in_production(home: Home) -> No
         assert stages == ["production", "retired"]
     finally:
         rt.close()
+
+
+def test_fairness_in_the_report_equals_fairlearn_on_the_served_model(home: Home) -> None:
+    fairlearn = pytest.importorskip("fairlearn.metrics")
+    suite = {
+        **PERF_ONLY,
+        "fairness": {
+            "sensitive": ["afam", "single", "selfemp"],
+            "min_group_size": 30,
+            "limits": [{"metric": "equalized_odds_difference", "max": 0.1}],
+        },
+        "robustness": {"epsilon": 0.05, "limits": [{"metric": "flip_rate", "max": 0.1}]},
+    }
+    with_suite(home, suite)
+    rt = Runtime.open(home)
+    try:
+        train, hold = register_split(rt)
+        ref = train_model(rt, train)
+        info = GateService(rt).validate(BOB, ref, hold)
+        fair = info.report.fairness
+        # recompute with fairlearn from the ONNX model's decisions on the holdout
+        from steward.registry.runner import OnnxRunner
+
+        m = ModelService(rt).show(ALICE, ref)
+        table = hmda().slice(1900)
+        pred = OnnxRunner(ModelService(rt).onnx(ALICE, ref), m.inputs, m.classes).predict(table)
+        truth = (table.column("deny").to_numpy(zero_copy_only=False) == "yes").astype(int)
+        decided = (pred.labels == (m.classes or [0, 1])[1]).astype(int)
+        for attr in ("afam", "single"):
+            groups = table.column(attr).to_numpy(zero_copy_only=False)
+            mf = fairlearn.MetricFrame(
+                metrics={
+                    "sr": fairlearn.selection_rate,
+                    "tpr": fairlearn.true_positive_rate,
+                    "fpr": fairlearn.false_positive_rate,
+                },
+                y_true=truth,
+                y_pred=decided,
+                sensitive_features=groups,
+            )
+            rows = {g["group"]: g for g in fair["attributes"][attr]["groups"]}
+            for group, row in mf.by_group.iterrows():
+                assert rows[str(group)]["selection_rate"] == pytest.approx(row["sr"], abs=1e-12)
+                assert rows[str(group)]["tpr"] == pytest.approx(row["tpr"], abs=1e-12)
+                assert rows[str(group)]["fpr"] == pytest.approx(row["fpr"], abs=1e-12)
+            summary = fair["attributes"][attr]["summary"]
+            assert summary["demographic_parity_ratio"] == pytest.approx(
+                fairlearn.demographic_parity_ratio(truth, decided, sensitive_features=groups),
+                abs=1e-12,
+            )
+            assert summary["equalized_odds_difference"] == pytest.approx(
+                fairlearn.equalized_odds_difference(truth, decided, sensitive_features=groups),
+                abs=1e-12,
+            )
+        # groups too small to judge are listed with their counts, and only those
+        small = fair["too_small"]
+        assert small and all(0 < s["count"] < 30 for s in small)
+        assert any(s["attribute"] == "afam × selfemp" for s in small)
+        judged = [g for i in fair["intersections"].values() for g in i["groups"]]
+        assert all(g["count"] >= 30 for g in judged)
+        names = {c.name for c in info.report.checks}
+        assert {"afam: equalized_odds_difference", "single: equalized_odds_difference"} <= names
+        assert {"flip_rate", "invalid_output_share", "leakage_auc"} <= names
+        card = ModelService(rt).show(ALICE, ref).card
+        assert card["fairness"]["attributes"]["afam"]["groups"]
+    finally:
+        rt.close()
+
+
+def test_a_sensitive_attribute_missing_from_the_holdout_is_a_clear_error(home: Home) -> None:
+    with_suite(home, {**PERF_ONLY, "fairness": {"sensitive": ["race"], "limits": []}})
+    rt = Runtime.open(home)
+    try:
+        train, hold = register_split(rt)
+        ref = train_model(rt, train)
+        with pytest.raises(ValidationFailed, match="'race'"):
+            GateService(rt).validate(BOB, ref, hold)
+    finally:
+        rt.close()

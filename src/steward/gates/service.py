@@ -40,6 +40,8 @@ from steward.store import Approval, Model, ModelVersion, StageChange, Validation
 __all__ = ["ApprovalInfo", "GateService", "HoldoutOverlap", "StageInfo", "row_keys"]
 
 PURPOSE = "gate-evaluation"
+#: Rows of the holdout the robustness checks perturb and probe (a uniform prefix).
+ROBUSTNESS_ROWS = 20_000
 
 
 class HoldoutOverlap(Conflict):
@@ -190,7 +192,8 @@ class GateService:
             checks += fair_checks
         robustness: dict[str, Any] = {}
         if gate.robustness is not None:
-            robustness, rob_checks = self._robustness(gate, table, runner, pred, model)
+            training = self._training_tables(principal, model)
+            robustness, rob_checks = self._robustness(gate, table, runner, pred, model, training)
             checks += rob_checks
         champion = self._champion(principal, model, gate, table, y_true, metrics)
         if champion is not None:
@@ -271,12 +274,14 @@ class GateService:
         return self.rt.door.run(principal, action, do)
 
     # -- parts -------------------------------------------------------------------------------
+    def _training_tables(self, principal: Principal, model: ModelDetail) -> list[pa.Table]:
+        refs = [d["ref"] for d in model.lineage.get("datasets", []) if d.get("ref")]
+        return [self.datasets.read(principal, ref, purpose=PURPOSE) for ref in refs]
+
     def _overlap(self, principal: Principal, model: ModelDetail, holdout: pa.Table) -> int:
         """Rows of the holdout found, identical, in the model's training data."""
-        refs = [d["ref"] for d in model.lineage.get("datasets", []) if d.get("ref")]
         total = 0
-        for ref in refs:
-            train = self.datasets.read(principal, ref, purpose=PURPOSE)
+        for train in self._training_tables(principal, model):
             # whole rows: every column the two tables share (not only the model's features,
             # whose few values would make distinct rows look alike)
             common = [c for c in holdout.column_names if c in train.column_names]
@@ -289,7 +294,84 @@ class GateService:
     def _fairness(
         self, gate: GateSuite, table: pa.Table, y_true: Any, pred: Prediction, model: ModelDetail
     ) -> tuple[dict[str, Any], list[Check]]:
-        raise NotImplementedError  # filled with the fairness kernel
+        from steward.kernels.fairness import fairness_report
+
+        assert gate.fairness is not None
+        fair = gate.fairness
+        missing = [a for a in fair.sensitive if a not in table.column_names]
+        if missing:
+            raise ValidationFailed(
+                f"the holdout has no column {', '.join(repr(a) for a in missing)} named as "
+                "sensitive by the gate suite; keep such attributes in the holdout (they need "
+                "not be features)",
+                expected=fair.sensitive,
+                found=table.column_names,
+            )
+        classes = model.classes or [0, 1]
+        positive = classes[1]
+        truth = (np.asarray(y_true) == positive).astype(np.int64)
+        decided = (np.asarray(pred.labels) == positive).astype(np.int64)
+        groups = {a: _labels_of(table.column(a)) for a in fair.sensitive}
+        score = pred.positive_score() if pred.probabilities is not None else None
+        report = fairness_report(
+            truth,
+            decided,
+            groups,
+            y_score=score,
+            min_group_size=fair.min_group_size,
+            intersections=fair.intersections and len(groups) > 1,
+        )
+        out = report.to_dict()
+        attributes: dict[str, Any] = {}
+        for name, attr in report.attributes.items():
+            attributes[name] = {
+                "groups": [_group_row(g) for g in attr.groups],
+                "summary": attr.summary.to_dict(),
+            }
+        too_small = [
+            {"attribute": name, "group": _group_label(sg.group), "count": sg.count}
+            for name, groups_ in report.too_small().items()
+            for sg in groups_
+        ]
+        checks: list[Check] = []
+        for t in fair.limits:
+            for name, attr in report.attributes.items():
+                value = getattr(attr.summary, t.metric)
+                checks.append(
+                    _check(
+                        "fairness",
+                        f"{name}: {t.metric}",
+                        None if value != value else float(value),
+                        t,
+                        f"{attr.summary.groups_judged} groups judged",
+                    )
+                )
+        for inter in report.intersections:
+            for t in fair.limits:
+                value = getattr(inter.summary, t.metric)
+                checks.append(
+                    _check(
+                        "fairness",
+                        f"{inter.name}: {t.metric}",
+                        None if value != value else float(value),
+                        None,
+                        "intersection, reported",
+                    )
+                )
+        summary = {
+            "min_group_size": fair.min_group_size,
+            "attributes": attributes,
+            "intersections": {
+                i.name: {
+                    "groups": [_group_row(g) for g in i.groups],
+                    "summary": i.summary.to_dict(),
+                }
+                for i in report.intersections
+            },
+            "too_small": too_small,
+            "overall": out.get("overall"),
+        }
+        return summary, checks
 
     def _robustness(
         self,
@@ -298,8 +380,107 @@ class GateService:
         runner: OnnxRunner,
         pred: Prediction,
         model: ModelDetail,
+        training: list[pa.Table],
     ) -> tuple[dict[str, Any], list[Check]]:
-        raise NotImplementedError  # filled with the robustness kernel
+        from steward.kernels.robustness import (
+            audit_training_data,
+            missing_and_out_of_range,
+            perturbation_flip_rate,
+            training_ranges,
+        )
+
+        assert gate.robustness is not None
+        sample = table.slice(0, min(table.num_rows, ROBUSTNESS_ROWS))
+        feeds = runner.feeds(sample)
+        numeric = [i["name"] for i in model.inputs if i["datatype"] != "BYTES"]
+        values: dict[str, float | None] = {}
+        detail: dict[str, Any] = {"rows": sample.num_rows}
+        if numeric:
+            x = np.hstack([feeds[n].astype(np.float64) for n in numeric])
+            scale = np.nan_to_num(np.nanstd(x, axis=0), nan=0.0)
+
+            def predict(xn: npt.NDArray[Any]) -> npt.NDArray[Any]:
+                f = dict(feeds)
+                for j, n in enumerate(numeric):
+                    f[n] = xn[:, j : j + 1].astype(feeds[n].dtype)
+                return np.asarray(runner.session.run(None, f)[0]).reshape(-1)
+
+            flips = perturbation_flip_rate(
+                predict, x, scale, epsilon=gate.robustness.epsilon, feature_names=numeric
+            )
+            values["flip_rate"] = flips.flip_rate
+            detail["flips"] = {
+                "flip_rate": flips.flip_rate,
+                "rows_ever_flipped": flips.rows_ever_flipped,
+                "epsilon": flips.epsilon,
+                "most_sensitive": [
+                    {"feature": f.feature, "flip_rate": f.flip_rate}
+                    for f in flips.most_sensitive(3)
+                ],
+            }
+        train_cols: dict[str, Any] = {}
+        if training:
+            t0 = training[0]
+            for i in model.inputs:
+                col = i.get("column", i["name"])
+                if i["datatype"] != "BYTES" and col in t0.column_names:
+                    train_cols[i["name"]] = _floats(t0.column(col))
+        probe_batch = {k: v[: min(len(v), 200)] for k, v in feeds.items()}
+
+        def predict_rows(batch: Any) -> Any:
+            return runner.session.run(None, dict(batch))
+
+        probes = missing_and_out_of_range(predict_rows, probe_batch, training_ranges(train_cols))
+        values["invalid_output_share"] = (
+            len(probes.failures) / len(probes.probes) if probes.probes else 0.0
+        )
+        detail["probes"] = [
+            {
+                "feature": p.feature,
+                "kind": p.kind,
+                "answered": p.answered,
+                "finite": p.finite,
+                "valid_probabilities": p.valid_probabilities,
+                "decision_shift": p.decision_shift,
+                "ok": p.ok,
+                "error": (p.error or "")[:200],
+            }
+            for p in probes.probes
+        ]
+        target = model.spec.get("target")
+        if training and target in training[0].column_names and model.objective == "binary":
+            t0 = training[0]
+            cols = {
+                i.get("column", i["name"]): _audit_values(t0.column(i.get("column", i["name"])))
+                for i in model.inputs
+                if i.get("column", i["name"]) in t0.column_names
+            }
+            categorical = [
+                i.get("column", i["name"]) for i in model.inputs if i["datatype"] == "BYTES"
+            ]
+            audit = audit_training_data(
+                cols, _labels_of(t0.column(target)), categorical=categorical
+            )
+            values["conflicting_duplicates_share"] = audit.conflicting_share
+            values["leakage_auc"] = max(audit.feature_auc.values(), default=0.5)
+            detail["audit"] = {
+                "rows": audit.rows,
+                "conflicting_rows": audit.conflicting_rows,
+                "conflicting_share": audit.conflicting_share,
+                "feature_auc": audit.feature_auc,
+                "findings": [
+                    {"check": f.check, "severity": f.severity, "message": f.message}
+                    for f in audit.findings
+                ],
+            }
+        limits = {t.metric: t for t in gate.robustness.limits}
+        checks = [
+            _check("robustness", name, value, limits.get(name)) for name, value in values.items()
+        ]
+        for name, t in limits.items():
+            if name not in values:
+                checks.append(_check("robustness", name, None, t))
+        return {**detail, "values": values}, checks
 
     def _champion(
         self,
@@ -712,6 +893,43 @@ def _champion_limit(metric: str, champion: float | None, margin: float) -> dict[
     if metric in LOWER_IS_BETTER:
         return {"max": champion + margin}
     return {"min": champion - margin}
+
+
+def _labels_of(col: pa.ChunkedArray) -> npt.NDArray[Any]:
+    """Group labels as text (nulls become None; the kernel names them "(missing)")."""
+    if pa.types.is_dictionary(col.type):
+        col = pc.cast(col, col.type.value_type)
+    return np.asarray([None if v is None else str(v) for v in col.to_pylist()], dtype=object)
+
+
+def _floats(col: pa.ChunkedArray) -> npt.NDArray[np.float64]:
+    return np.asarray(
+        pc.fill_null(pc.cast(col, pa.float64()), float("nan")).to_numpy(), dtype=np.float64
+    )
+
+
+def _audit_values(col: pa.ChunkedArray) -> npt.NDArray[Any]:
+    t = col.type
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t):
+        return _floats(col)
+    return _labels_of(col)
+
+
+def _group_label(group: dict[str, str]) -> str:
+    return " × ".join(f"{v}" for v in group.values())
+
+
+def _group_row(g: Any) -> dict[str, Any]:
+    d = g.to_dict()
+    return {
+        "group": _group_label(d["group"]),
+        "count": d["count"],
+        "selection_rate": d.get("selection_rate"),
+        "tpr": d.get("true_positive_rate"),
+        "fpr": d.get("false_positive_rate"),
+        "accuracy": d.get("accuracy"),
+        "roc_auc": d.get("roc_auc"),
+    }
 
 
 def _truth_like(y: npt.NDArray[Any]) -> npt.NDArray[Any]:
