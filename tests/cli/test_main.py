@@ -200,6 +200,8 @@ def test_demo_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert result.exit_code == 0, result.stdout + result.stderr
     assert "residency" in result.stdout and "four-eyes" in result.stdout
     assert "quota_exceeded" in result.stdout and "gpu-hours" in result.stdout
-    assert "Model card: hmda-deny@1" in result.stdout and "roc_auc" in result.stdout
+    assert "gate_failed" in result.stdout and "equalized_odds_difference" in result.stdout
+    assert "validated → approved → production" in result.stdout
+    assert "Model card: hmda-deny@2" in result.stdout and "## Validation" in result.stdout
     assert "ledger verified" in result.stdout
     assert os.environ.get("STEWARD_DATABASE_URL") == "postgresql://must-not-be-used/x"

