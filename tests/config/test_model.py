@@ -267,3 +267,60 @@ def test_missing_file(tmp_path: Path) -> None:
     assert info.value.path == str(path)
     (line,) = info.value.problems
     assert line.startswith(f"{path}: file not found")
+
+
+# -- gates and training -----------------------------------------------------------------------
+def test_default_config_has_example_suites_and_quotas() -> None:
+    cfg = parse_config(_default())
+    assert set(cfg.gates.suites) == {"binary-default", "multiclass-default", "regression-default"}
+    assert cfg.gates.suite_for("binary", "risk", "anything") is not None
+    assert cfg.teams["risk"].quotas.cpu_hours_per_month == 200
+    assert cfg.training.executor == "process"
+
+
+@pytest.mark.parametrize(
+    ("threshold", "needle"),
+    [
+        ({"metric": "roc_auc"}, "exactly one of min or max"),
+        ({"metric": "roc_auc", "min": 0.7, "max": 0.9}, "exactly one of min or max"),
+        ({"metric": "auc", "min": 0.7}, "performance metric 'auc' is not one of roc_auc"),
+    ],
+)
+def test_gate_thresholds_are_typed_and_checked(threshold: dict[str, Any], needle: str) -> None:
+    data = _default()
+    data["gates"]["suites"]["binary-default"]["performance"] = [threshold]
+    problems = _problems(data)
+    assert len(problems) == 1 and problems[0].startswith("gates.suites.binary-default")
+    assert needle in problems[0]
+
+
+def test_fairness_limits_need_a_known_metric_and_a_binary_objective() -> None:
+    data = _default()
+    data["gates"]["suites"]["regression-default"]["fairness"] = {
+        "sensitive": ["sex"],
+        "limits": [{"metric": "parity", "max": 0.1}],
+    }
+    (line,) = _problems(data)
+    assert "fairness gates need a binary objective" in line
+    assert "fairness metric 'parity' is not one of" in line
+
+
+def test_most_specific_suite_wins() -> None:
+    data = _default()
+    data["gates"]["suites"]["risk-binary"] = {
+        "objective": "binary",
+        "teams": ["risk"],
+        "primary": "f1",
+        "performance": [],
+    }
+    data["gates"]["suites"]["one-model"] = {
+        "objective": "binary",
+        "models": ["churn"],
+        "primary": "f1",
+        "performance": [],
+    }
+    g = parse_config(data).gates
+    assert g.suite_for("binary", "risk", "loans")[0] == "risk-binary"  # type: ignore[index]
+    assert g.suite_for("binary", "risk", "churn")[0] == "one-model"  # type: ignore[index]
+    assert g.suite_for("binary", "other", "loans")[0] == "binary-default"  # type: ignore[index]
+    assert g.suite_for("regression", None, "x")[0] == "regression-default"  # type: ignore[index]

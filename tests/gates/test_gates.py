@@ -148,7 +148,9 @@ def test_four_eyes_approval_and_atomic_promotion(grt: Runtime) -> None:
     assert v2.report.champion is not None and v2.report.champion["model"] == ref
     assert v2.passed
     gates.decide(CAROL, ref2, approve=True)
+    head, _ = grt.ledger.head()
     gates.promote(Principal("admin"), ref2)
+    assert ledger(grt, head) == [("model.retire", "allow"), ("model.promote", "allow")]
     assert ModelService(grt).show(ALICE, ref).stage == "retired"
     assert ModelService(grt).show(ALICE, ref2).stage == "production"
 

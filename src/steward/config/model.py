@@ -356,9 +356,11 @@ def _format_errors(exc: ValidationError) -> list[str]:
         ctx = err.get("ctx") or {}
         found = _describe(err.get("input"))
         if kind == "value_error":
-            # Our own cross-reference checks: already one line per problem with the path.
+            # Our own checks. The top-level cross-reference checks already give one line per
+            # problem with its path; a nested model's check gets the model's path here.
             msg = str(ctx.get("error", err["msg"]))
-            problems.extend(line for line in msg.split("\n") if line)
+            prefix = f"{path}: " if err["loc"] else ""
+            problems.extend(prefix + line for line in msg.split("\n") if line)
             continue
         if kind == "literal_error":
             expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", ", ")

@@ -31,7 +31,7 @@ from steward.door import Action
 from steward.errors import Conflict, GateFailed, NotFound, Reason, ValidationFailed
 from steward.gates.report import Check, ValidationInfo, ValidationReport
 from steward.kernels.metrics import LOWER_IS_BETTER, performance
-from steward.policy import Principal, Resource
+from steward.policy import Decision, Principal, Resource
 from steward.registry import ModelDetail, ModelService
 from steward.registry.runner import OnnxRunner, Prediction
 from steward.runtime import Runtime
@@ -805,8 +805,16 @@ class GateService:
                 .all()
             )
             for old in current:
+                old_ref = f"{m.name}@{old.version}"
                 self._stage(s, old, "retired", principal.name, f"replaced by {ref}")
-                action.payload.setdefault("retired", []).append(f"{m.name}@{old.version}")
+                action.payload.setdefault("retired", []).append(old_ref)
+                # the retirement is on the record too, in this same transaction
+                retire = Action(
+                    "model.retire", Resource("Model", old_ref), payload={"replaced_by": ref}
+                )
+                why = Reason("steward-system", f"follows model.promote of {ref}", "permit")
+                decision = Decision(True, principal.name, retire.name, str(retire.resource), [why])
+                self.rt.ledger.append(s, self.rt.door.draft(principal, retire, decision))
             self._stage(s, mv, "production", principal.name, note or "promoted")
             self._card_approvals(s, mv, self._required(m.team))
             s.flush()
