@@ -506,7 +506,7 @@ class GateService:
         runner = OnnxRunner(self.registry.onnx(principal, champ_ref), champ.inputs, champ.classes)
         cp = runner.predict(table)
         champ_metrics = performance(
-            champ.objective, _truth_like(y_true), cp.labels, cp.probabilities, champ.classes
+            champ.objective, y_true, cp.labels, cp.probabilities, champ.classes
         )
         a, b = metrics.get(metric), champ_metrics.get(metric)
         if a is None or b is None:
@@ -938,7 +938,3 @@ def _group_row(g: Any) -> dict[str, Any]:
         "accuracy": d.get("accuracy"),
         "roc_auc": d.get("roc_auc"),
     }
-
-
-def _truth_like(y: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    return y
