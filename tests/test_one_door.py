@@ -153,6 +153,21 @@ def _route_examples(client: TestClient, rt: Runtime) -> dict[tuple[str, str], Ca
             lambda m, h: client.post(f"/v1/models/{m}/promotions", json={}),
             upto="approved",
         ),
+        ("POST", "/v1/endpoints/{name}/revisions"): lambda: _gated(
+            client,
+            rt,
+            "dep",
+            lambda m, h: client.post(
+                "/v1/endpoints/ep-new/revisions", json={"model": m, "site": "eu-fra"}
+            ),
+            upto="approved",
+        ),
+        ("POST", "/v1/endpoints/{name}/promote"): lambda: _endpoint(
+            client, rt, "dprom", call=lambda e: client.post(f"/v1/endpoints/{e}/promote")
+        ),
+        ("POST", "/v1/endpoints/{name}/rollback"): lambda: _endpoint(
+            client, rt, "drb", call=lambda e: client.post(f"/v1/endpoints/{e}/rollback", json={})
+        ),
         ("POST", "/v1/datasets/{ref}/validate"): lambda: _with_dataset(
             client,
             "val",
@@ -248,6 +263,21 @@ def _gated(
     return lambda: call(model, holdout)
 
 
+def _endpoint(
+    client: TestClient, rt: Runtime, name: str, *, call: Callable[[str], Any]
+) -> Callable[[], Any]:
+    """An endpoint serving an approved model, with a canary of a second one."""
+    from steward.deploy import DeployService
+
+    first = _gated(client, rt, name, lambda m, h: m, upto="approved")()
+    DeployService(rt).deploy(Principal("admin"), first, endpoint=f"{name}-ep", site="eu-fra")
+    second = _gated(client, rt, name + "2", lambda m, h: m, upto="approved")()
+    DeployService(rt).deploy(
+        Principal("admin"), second, endpoint=f"{name}-ep", strategy="canary", percent=20
+    )
+    return lambda: call(f"{name}-ep")
+
+
 def _split(rt: Runtime, name: str) -> tuple[str, str]:
     import pyarrow as pa
 
@@ -336,6 +366,18 @@ def _sdk_examples(sw: Steward, tmp: Path) -> dict[str, tuple[str | None, Callabl
     for m in gated[1:]:
         assert gates.validate(Principal("admin"), m, holdout).passed
     gates.decide(Principal("admin"), gated[3], approve=True)
+    train2, holdout2 = _split(rt, "sdk2")
+    served = [_trained(rt, train2, as_user="alice") for _ in range(3)]
+    for m in served:
+        assert gates.validate(Principal("admin"), m, holdout2).passed
+        gates.decide(Principal("admin"), m, approve=True)
+    from steward.deploy import DeployService
+
+    dep = DeployService(rt)
+    dep.deploy(Principal("admin"), served[0], endpoint="sdk-live", site="eu-fra")
+    dep.deploy(Principal("admin"), served[1], endpoint="sdk-live", strategy="canary", percent=5)
+    dep.deploy(Principal("admin"), served[0], endpoint="sdk-rb", site="eu-fra")
+    dep.deploy(Principal("admin"), served[1], endpoint="sdk-rb")
     return {
         "me": (None, sw.me),
         "users": (None, sw.users),
@@ -404,6 +446,14 @@ def _sdk_examples(sw: Steward, tmp: Path) -> dict[str, tuple[str | None, Callabl
         "approve_model": ("model.approve", lambda: sw.approve_model(gated[1], note="ok")),
         "reject_model": ("model.reject", lambda: sw.reject_model(gated[2], note="no")),
         "promote_model": ("model.promote", lambda: sw.promote_model(gated[3])),
+        "deploy": (
+            "deployment.create",
+            lambda: sw.deploy(served[2], endpoint="sdk-new", site="eu-fra"),
+        ),
+        "promote_endpoint": ("deployment.promote", lambda: sw.promote_endpoint("sdk-live")),
+        "rollback": ("deployment.rollback", lambda: sw.rollback("sdk-rb")),
+        "endpoints": (None, sw.endpoints),
+        "endpoint": (None, lambda: sw.endpoint("sdk-live")),
     }
 
 

@@ -31,6 +31,7 @@ from steward.datasets import (
 from steward.datasets.mask import parse_recipe
 from steward.datasets.service import MaskResult
 from steward.datasets.validate import ValidationReport
+from steward.deploy import DeployService, EndpointInfo
 from steward.errors import StewardError, Unauthenticated, ValidationFailed
 from steward.gates import GateService, StageInfo, ValidationInfo
 from steward.governance import (
@@ -70,6 +71,9 @@ MUTATING_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/models/{ref}/approvals"): "model.approve",
     ("POST", "/v1/models/{ref}/rejections"): "model.reject",
     ("POST", "/v1/models/{ref}/promotions"): "model.promote",
+    ("POST", "/v1/endpoints/{name}/revisions"): "deployment.create",
+    ("POST", "/v1/endpoints/{name}/promote"): "deployment.promote",
+    ("POST", "/v1/endpoints/{name}/rollback"): "deployment.rollback",
 }
 
 #: POST routes that change nothing (dry runs); a test checks that they really do not.
@@ -146,6 +150,17 @@ class DecisionRequest(BaseModel):
 class PromoteRequest(BaseModel):
     stage: str = Field("production", pattern="^(production|retired)$")
     note: str = Field("", max_length=4000)
+
+
+class DeployRequest(BaseModel):
+    model: str = Field(min_length=1, max_length=160)
+    site: str | None = Field(None, max_length=64)
+    strategy: str = Field("direct", pattern="^(direct|canary|shadow)$")
+    percent: int | None = Field(None, ge=1, le=99)
+
+
+class RollbackRequest(BaseModel):
+    to: int | None = Field(None, ge=1)
 
 
 class TrainRequest(BaseModel):
@@ -731,5 +746,39 @@ def create_app(rt: Runtime) -> FastAPI:
     @app.get("/v1/models/{ref}/stage", response_model=StageInfo, tags=["gates"])
     def model_stage(p: Caller, ref: str) -> StageInfo:
         return gates.stage_info(p, ref)
+
+    deploy = DeployService(rt)
+
+    @app.post(
+        "/v1/endpoints/{name}/revisions",
+        response_model=EndpointInfo,
+        status_code=201,
+        tags=["deployments"],
+    )
+    def deploy_model(p: Caller, name: str, body: DeployRequest) -> EndpointInfo:
+        return deploy.deploy(
+            p,
+            body.model,
+            endpoint=name,
+            site=body.site,
+            strategy=body.strategy,  # type: ignore[arg-type]
+            percent=body.percent,
+        )
+
+    @app.post("/v1/endpoints/{name}/promote", response_model=EndpointInfo, tags=["deployments"])
+    def promote_endpoint(p: Caller, name: str) -> EndpointInfo:
+        return deploy.promote(p, name)
+
+    @app.post("/v1/endpoints/{name}/rollback", response_model=EndpointInfo, tags=["deployments"])
+    def rollback_endpoint(p: Caller, name: str, body: RollbackRequest) -> EndpointInfo:
+        return deploy.rollback(p, name, to=body.to)
+
+    @app.get("/v1/endpoints", response_model=list[EndpointInfo], tags=["deployments"])
+    def list_endpoints(p: Caller) -> list[EndpointInfo]:
+        return deploy.endpoints(p)
+
+    @app.get("/v1/endpoints/{name}", response_model=EndpointInfo, tags=["deployments"])
+    def show_endpoint(p: Caller, name: str) -> EndpointInfo:
+        return deploy.endpoint(p, name)
 
     return app

@@ -13,6 +13,7 @@ from rich.markup import escape
 
 from steward.cli.common import HomeOpt, JsonOpt, client, handle_errors, state
 from steward.cli.data import data_app
+from steward.cli.deploy import deploy, endpoint_app, rollback
 from steward.cli.output import console, err_console, print_json, print_table
 from steward.cli.train import job_app, model_app, train, worker
 from steward.config import Home, init_home
@@ -45,10 +46,13 @@ for sub, name in (
     (data_app, "data"),
     (job_app, "job"),
     (model_app, "model"),
+    (endpoint_app, "endpoint"),
 ):
     app.add_typer(sub, name=name)
 app.command("train")(train)
 app.command("worker")(worker)
+app.command("deploy")(deploy)
+app.command("rollback")(rollback)
 
 
 @app.callback()

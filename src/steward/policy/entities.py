@@ -25,8 +25,10 @@ RESOURCE_ATTRS: dict[str, dict[str, str]] = {
         "anonymised": "Bool",
         "producers": "Set<User>",
         "privateOnly": "Bool",
+        "stage": "String",
         "team": "Team",
     },
+    "Endpoint": {"team": "Team"},
 }
 REQUIRED_DEFAULTS: dict[str, dict[str, Any]] = {
     "Object": {"jurisdiction": "", "anonymised": False},

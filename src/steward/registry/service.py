@@ -115,6 +115,7 @@ class NewVersion(BaseModel):
     jurisdiction: str
     anonymised: bool
     external: bool = False
+    private_only: bool = False
     onnx_digest: str
     onnx_bytes: int
     objective: str
@@ -255,6 +256,7 @@ class ModelService:
             jurisdiction=new.jurisdiction,
             anonymised=new.anonymised,
             external=new.external,
+            private_only=new.private_only,
             object_digest=new.onnx_digest,
             onnx_bytes=new.onnx_bytes,
             objective=new.objective,

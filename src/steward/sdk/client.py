@@ -23,6 +23,7 @@ from steward.datasets import (
 from steward.datasets.mask import Recipe, load_recipe, parse_recipe
 from steward.datasets.service import MaskResult
 from steward.datasets.validate import ValidationReport
+from steward.deploy import DeployService, EndpointInfo
 from steward.gates import GateService, HoldoutOverlap, StageInfo, ValidationInfo, render_report
 from steward.governance import (
     AuditEntryInfo,
@@ -173,6 +174,7 @@ class Steward:
             self._training = TrainingService(self._rt)
             self._models = ModelService(self._rt)
             self._gates = GateService(self._rt)
+            self._deploy = DeployService(self._rt)
 
     # -- lifecycle -------------------------------------------------------------------
     @property
@@ -788,6 +790,60 @@ class Steward:
         if self._remote:
             return self._remote.model(StageInfo, "GET", f"/v1/models/{ref}/stage")
         return self._gates.stage_info(self._principal, ref)
+
+    # -- deployments -----------------------------------------------------------------
+    def deploy(
+        self,
+        ref: str,
+        *,
+        endpoint: str,
+        site: str | None = None,
+        strategy: str = "direct",
+        percent: int | None = None,
+    ) -> EndpointInfo:
+        """Deploy an approved model to an endpoint (a new revision; policy decides)."""
+        if self._remote:
+            body = {
+                "model": ref,
+                "site": site,
+                "strategy": strategy,
+                "percent": percent,
+            }
+            return self._remote.model(
+                EndpointInfo, "POST", f"/v1/endpoints/{endpoint}/revisions", json=body
+            )
+        return self._deploy.deploy(
+            self._principal,
+            ref,
+            endpoint=endpoint,
+            site=site,
+            strategy=strategy,  # type: ignore[arg-type]
+            percent=percent,
+        )
+
+    def promote_endpoint(self, endpoint: str) -> EndpointInfo:
+        """Turn an endpoint's canary or shadow into its only model."""
+        if self._remote:
+            return self._remote.model(EndpointInfo, "POST", f"/v1/endpoints/{endpoint}/promote")
+        return self._deploy.promote(self._principal, endpoint)
+
+    def rollback(self, endpoint: str, *, to: int | None = None) -> EndpointInfo:
+        """Return an endpoint to its previous revision (or to revision ``to``)."""
+        if self._remote:
+            return self._remote.model(
+                EndpointInfo, "POST", f"/v1/endpoints/{endpoint}/rollback", json={"to": to}
+            )
+        return self._deploy.rollback(self._principal, endpoint, to=to)
+
+    def endpoints(self) -> list[EndpointInfo]:
+        if self._remote:
+            return self._remote.models(EndpointInfo, "GET", "/v1/endpoints")
+        return self._deploy.endpoints(self._principal)
+
+    def endpoint(self, name: str) -> EndpointInfo:
+        if self._remote:
+            return self._remote.model(EndpointInfo, "GET", f"/v1/endpoints/{name}")
+        return self._deploy.endpoint(self._principal, name)
 
 
 def _as_file(source: Any) -> Path:

@@ -29,6 +29,8 @@ __all__ = [
     "DatasetCopy",
     "DatasetParent",
     "DatasetVersion",
+    "Endpoint",
+    "EndpointRevision",
     "Job",
     "JobLog",
     "Model",
@@ -274,6 +276,7 @@ class ModelVersion(Base):
     jurisdiction: Mapped[str] = mapped_column(String(8))
     anonymised: Mapped[bool] = mapped_column(Boolean, default=False)
     external: Mapped[bool] = mapped_column(Boolean, default=False)
+    private_only: Mapped[bool] = mapped_column(Boolean, default=False)
     object_digest: Mapped[str] = mapped_column(String(64))
     onnx_bytes: Mapped[int] = mapped_column(BigInteger)
     objective: Mapped[str] = mapped_column(String(16))
@@ -358,3 +361,39 @@ class StageChange(Base):
     changed_by: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Endpoint(Base):
+    """A named prediction endpoint at one site; its revisions are its history."""
+
+    __tablename__ = "endpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    site: Mapped[str] = mapped_column(String(64))
+    team: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    current_revision: Mapped[int] = mapped_column(Integer, default=0)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class EndpointRevision(Base):
+    """One configuration of an endpoint: the model serving it and, for a canary or a
+    shadow, the candidate and its share of traffic. Never changed: a change is a new one."""
+
+    __tablename__ = "endpoint_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    endpoint_id: Mapped[int] = mapped_column(Integer, ForeignKey("endpoints.id"))
+    revision: Mapped[int] = mapped_column(Integer)
+    strategy: Mapped[str] = mapped_column(String(16))  # direct | canary | shadow
+    primary_version_id: Mapped[int] = mapped_column(Integer, ForeignKey("model_versions.id"))
+    candidate_version_id: Mapped[int | None] = mapped_column(
+        Integer, ForeignKey("model_versions.id"), nullable=True
+    )
+    percent: Mapped[int] = mapped_column(Integer, default=0)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (UniqueConstraint("endpoint_id", "revision", name="uq_endpoint_revisions"),)

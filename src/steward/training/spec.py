@@ -81,6 +81,9 @@ class TrainingSpec(BaseModel):
     team: str | None = None
     site: str | None = None
     intended_use: str | None = None
+    private_only: bool = Field(
+        False, description="serve only from private sites (policy private-only)"
+    )
     resources: Resources = Field(default_factory=lambda: Resources())
 
     @field_validator("family")

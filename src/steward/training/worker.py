@@ -330,6 +330,7 @@ class Worker:
                     site=site,
                     jurisdiction=jurisdiction,
                     anonymised=anonymised,
+                    private_only=spec.private_only,
                     onnx_digest=digest,
                     onnx_bytes=len(fitted.onnx),
                     objective=spec.objective,

@@ -1,0 +1,133 @@
+"""``steward deploy``, ``steward rollback`` and ``steward endpoint ...``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from steward.cli.common import JsonOpt, client, handle_errors
+from steward.cli.output import console, print_json, print_rows
+from steward.errors import ValidationFailed
+
+__all__ = ["deploy", "endpoint_app", "rollback"]
+
+endpoint_app = typer.Typer(help="Prediction endpoints: list, show.", no_args_is_help=True)
+
+
+def _show(info: Any) -> None:
+    cur = info.current
+    console.print(
+        f"endpoint [bold]{info.name}[/bold] at {info.site}"
+        + (f" (team {info.team})" if info.team else "")
+        + (
+            f": revision {cur.revision}, {cur.strategy}, {cur.primary}"
+            + (f" + {cur.candidate} ({cur.percent}%)" if cur.candidate else "")
+            if cur
+            else ": no revision"
+        )
+    )
+    rows = [
+        [
+            str(r.revision) + (" *" if r.current else ""),
+            r.strategy,
+            r.primary,
+            r.candidate or "",
+            f"{r.percent}%" if r.candidate else "",
+            escape(r.reason),
+            r.created_by,
+            r.created_at.strftime("%Y-%m-%d %H:%M"),
+        ]
+        for r in info.revisions
+    ]
+    print_rows(
+        rows,
+        ["rev", "strategy", "primary", "candidate", "share", "why", "by", "at"],
+        title="revisions (* current)",
+    )
+
+
+@handle_errors
+def deploy(
+    target: Annotated[str, typer.Argument(help="NAME@K to deploy, or 'promote'.")],
+    endpoint_arg: Annotated[
+        str | None, typer.Argument(metavar="[ENDPOINT]", help="With 'promote': the endpoint.")
+    ] = None,
+    endpoint: Annotated[str | None, typer.Option(help="Endpoint name.")] = None,
+    site: Annotated[str | None, typer.Option(help="Site of a new endpoint [default_site]")] = None,
+    strategy: Annotated[str, typer.Option(help="direct, canary or shadow.")] = "direct",
+    percent: Annotated[int | None, typer.Option(help="Canary: the candidate's share.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Deploy an approved model to an endpoint, or `steward deploy promote E` a canary."""
+    sw = client()
+    if target == "promote":
+        name = endpoint_arg or endpoint
+        if not name:
+            raise ValidationFailed("steward deploy promote ENDPOINT: name the endpoint")
+        info = sw.promote_endpoint(name)
+    else:
+        if endpoint is None:
+            raise ValidationFailed("--endpoint: name the endpoint to deploy to")
+        info = sw.deploy(target, endpoint=endpoint, site=site, strategy=strategy, percent=percent)
+    if as_json:
+        return print_json(info)
+    _show(info)
+    return None
+
+
+@handle_errors
+def rollback(
+    endpoint: str,
+    to: Annotated[int | None, typer.Option(help="Revision to return to [the previous one]")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Return an endpoint to its previous revision in one step (a new revision)."""
+    info = client().rollback(endpoint, to=to)
+    if as_json:
+        return print_json(info)
+    _show(info)
+    return None
+
+
+@endpoint_app.command("list")
+@handle_errors
+def endpoint_list(as_json: JsonOpt = False) -> None:
+    """Endpoints and what they serve."""
+    eps = client().endpoints()
+    if as_json:
+        return print_json(eps)
+    rows = [
+        [
+            e.name,
+            e.site,
+            e.team or "",
+            str(e.current.revision) if e.current else "",
+            e.current.strategy if e.current else "",
+            e.current.primary if e.current else "",
+            (
+                f"{e.current.candidate} ({e.current.percent}%)"
+                if e.current and e.current.candidate
+                else ""
+            ),
+        ]
+        for e in eps
+    ]
+    print_rows(
+        rows,
+        ["endpoint", "site", "team", "rev", "strategy", "primary", "candidate"],
+        title="endpoints",
+    )
+    return None
+
+
+@endpoint_app.command("show")
+@handle_errors
+def endpoint_show(name: str, as_json: JsonOpt = False) -> None:
+    """An endpoint's current revision and its history."""
+    info = client().endpoint(name)
+    if as_json:
+        return print_json(info)
+    _show(info)
+    return None
