@@ -165,6 +165,10 @@ def _route_examples(client: TestClient, rt: Runtime) -> dict[tuple[str, str], Ca
         ("POST", "/v1/endpoints/{name}/promote"): lambda: _endpoint(
             client, rt, "dprom", call=lambda e: client.post(f"/v1/endpoints/{e}/promote")
         ),
+        ("POST", "/v2/models/{name}/infer"): lambda: _infer(client, rt, "inf", versioned=False),
+        ("POST", "/v2/models/{name}/versions/{version}/infer"): lambda: _infer(
+            client, rt, "infv", versioned=True
+        ),
         ("POST", "/v1/endpoints/{name}/rollback"): lambda: _endpoint(
             client, rt, "drb", call=lambda e: client.post(f"/v1/endpoints/{e}/rollback", json={})
         ),
@@ -276,6 +280,18 @@ def _endpoint(
         Principal("admin"), second, endpoint=f"{name}-ep", strategy="canary", percent=20
     )
     return lambda: call(f"{name}-ep")
+
+
+def _infer(client: TestClient, rt: Runtime, name: str, *, versioned: bool) -> Callable[[], Any]:
+    """An endpoint serving an approved model; the call is one v2 inference on it."""
+    from steward.deploy import DeployService
+
+    model = _gated(client, rt, name, lambda m, h: m, upto="approved")()
+    DeployService(rt).deploy(Principal("admin"), model, endpoint=f"{name}-ep", site="eu-fra")
+    version = model.rpartition("@")[2]
+    path = f"/v2/models/{name}-ep" + (f"/versions/{version}" if versioned else "") + "/infer"
+    body = {"inputs": [{"name": "id", "shape": [2, 1], "datatype": "FP32", "data": [5, 6]}]}
+    return lambda: client.post(path, json=body)
 
 
 def _split(rt: Runtime, name: str) -> tuple[str, str]:

@@ -27,7 +27,12 @@ from steward.runtime import Runtime
 from steward.store import ApiToken, Base, governed_writes
 
 #: Served without a token on purpose: liveness for load balancers and orchestrators.
-PUBLIC_API_ROUTES = {("GET", "/healthz")}
+PUBLIC_API_ROUTES = {
+    ("GET", "/healthz"),
+    ("GET", "/v2"),
+    ("GET", "/v2/health/live"),
+    ("GET", "/v2/health/ready"),
+}
 
 #: FastAPI's own documentation routes (plain Starlette routes, not API routes). They
 #: expose the API's shape, never data; they are listed here so that any *other*

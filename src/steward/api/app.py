@@ -47,6 +47,7 @@ from steward.objects import ObjectInfo, ObjectService
 from steward.policy import Principal
 from steward.registry import ModelComparison, ModelDetail, ModelService, ModelVersionInfo
 from steward.runtime import Runtime
+from steward.serving import InferRequest, InferResponse, ModelMetadata, ServingService
 from steward.training import JobInfo, JobLogLine, TrainingService
 
 __all__ = ["MUTATING_ROUTES", "READ_ONLY_ROUTES", "create_app"]
@@ -80,12 +81,14 @@ MUTATING_ROUTES: dict[tuple[str, str], str] = {
 READ_ONLY_ROUTES: set[tuple[str, str]] = {
     ("POST", "/v1/policy/explain"),
     ("POST", "/v1/datasets/{ref}/validate"),
+    ("POST", "/v2/models/{name}/infer"),
+    ("POST", "/v2/models/{name}/versions/{version}/infer"),
 }
 
 MAX_UPLOAD = 256 * 1024 * 1024
 
 #: Paths served without a token.
-_PUBLIC_PATHS = {"/healthz"}
+_PUBLIC_PATHS = {"/healthz", "/v2", "/v2/health/live", "/v2/health/ready"}
 
 
 class ErrorBody(BaseModel):
@@ -161,6 +164,31 @@ class DeployRequest(BaseModel):
 
 class RollbackRequest(BaseModel):
     to: int | None = Field(None, ge=1)
+
+
+class V2Error(BaseModel):
+    """The Open Inference Protocol's error body."""
+
+    error: str
+
+
+_V2_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": V2Error} for code in (400, 403, 404, 409)
+}
+
+
+class ServerMetadata(BaseModel):
+    name: str
+    version: str
+    extensions: list[str]
+
+
+class V2Health(BaseModel):
+    live: bool
+
+
+class V2Ready(BaseModel):
+    ready: bool
 
 
 class TrainRequest(BaseModel):
@@ -780,5 +808,84 @@ def create_app(rt: Runtime) -> FastAPI:
     @app.get("/v1/endpoints/{name}", response_model=EndpointInfo, tags=["deployments"])
     def show_endpoint(p: Caller, name: str) -> EndpointInfo:
         return deploy.endpoint(p, name)
+
+    # -- Open Inference Protocol v2 -------------------------------------------------------
+    serving = ServingService(rt, refresh=float(os.environ.get("STEWARD_SERVING_REFRESH", "1")))
+    app.state.serving = serving
+
+    def _v2(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Errors in the protocol's shape: {"error": "..."}."""
+        try:
+            return fn(*args, **kwargs)
+        except StewardError as exc:
+            status = 400 if exc.status == 422 else exc.status  # the protocol's bad request
+            return JSONResponse({"error": f"[{exc.code}] {exc.message}"}, status_code=status)
+
+    @app.get("/v2", response_model=ServerMetadata, tags=["inference"])
+    def v2_server() -> ServerMetadata:
+        return ServerMetadata(name="steward", version="0.1.0", extensions=[])
+
+    @app.get("/v2/health/live", response_model=V2Health, tags=["inference"])
+    def v2_live() -> V2Health:
+        return V2Health(live=True)
+
+    @app.get("/v2/health/ready", response_model=V2Ready, tags=["inference"])
+    def v2_ready() -> V2Ready:
+        return V2Ready(ready=rt.store.ping())
+
+    @app.get(
+        "/v2/models/{name}",
+        response_model=ModelMetadata,
+        tags=["inference"],
+        responses=_V2_ERRORS,
+    )
+    def v2_metadata(p: Caller, name: str) -> Any:
+        return _v2(serving.metadata, p, name)
+
+    @app.get(
+        "/v2/models/{name}/versions/{version}",
+        response_model=ModelMetadata,
+        tags=["inference"],
+        responses=_V2_ERRORS,
+    )
+    def v2_metadata_version(p: Caller, name: str, version: str) -> Any:
+        return _v2(serving.metadata, p, name, version)
+
+    @app.get(
+        "/v2/models/{name}/ready", response_model=V2Ready, tags=["inference"], responses=_V2_ERRORS
+    )
+    def v2_model_ready(p: Caller, name: str) -> Any:
+        return _v2(lambda: V2Ready(ready=bool(serving.metadata(p, name))))
+
+    @app.get(
+        "/v2/models/{name}/versions/{version}/ready",
+        response_model=V2Ready,
+        tags=["inference"],
+        responses=_V2_ERRORS,
+    )
+    def v2_model_version_ready(p: Caller, name: str, version: str) -> Any:
+        return _v2(lambda: V2Ready(ready=bool(serving.metadata(p, name, version))))
+
+    @app.post(
+        "/v2/models/{name}/infer",
+        response_model=InferResponse,
+        tags=["inference"],
+        responses=_V2_ERRORS,
+    )
+    def v2_infer(p: Caller, name: str, body: InferRequest, request: Request) -> Any:
+        key = request.headers.get("x-steward-key")
+        return _v2(serving.infer, p, name, body, key=key)
+
+    @app.post(
+        "/v2/models/{name}/versions/{version}/infer",
+        response_model=InferResponse,
+        tags=["inference"],
+        responses=_V2_ERRORS,
+    )
+    def v2_infer_version(
+        p: Caller, name: str, version: str, body: InferRequest, request: Request
+    ) -> Any:
+        key = request.headers.get("x-steward-key")
+        return _v2(serving.infer, p, name, body, version=version, key=key)
 
     return app

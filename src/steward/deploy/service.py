@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -368,9 +368,11 @@ class DeployService:
         with self.rt.store.transaction() as s:
             return self._info(s, self._endpoint(s, name))
 
-    def serving(self, principal: Principal, name: str) -> dict[str, Any]:
-        """What the current revision serves (for the inference server)."""
-        info = self.endpoint(principal, name)
-        if info.current is None:
-            raise NotFound(f"endpoint {name} has no revision", endpoint=name)
-        return info.current.model_dump()
+    def current(self, name: str) -> tuple[RevisionInfo, str | None]:
+        """The endpoint's current revision and team, for the inference server (which
+        authorises each prediction itself, as ``endpoint.predict``)."""
+        with self.rt.store.transaction() as s:
+            ep = self._endpoint(s, name)
+            if ep.current_revision < 1:
+                raise NotFound(f"endpoint {name} has no revision", endpoint=name)
+            return self._rev_info(s, ep, self._revision(s, ep, ep.current_revision)), ep.team

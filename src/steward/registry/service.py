@@ -355,6 +355,24 @@ class ModelService:
         )
         return self.rt.artifacts.get_bytes(site, digest)
 
+    def serving_artifact(self, ref: str) -> tuple[ModelDetail, bytes]:
+        """Detail and ONNX bytes of a deployed version, for the inference server (the
+        deployment was decided and recorded; each prediction is authorised on its own)."""
+        with self.rt.store.transaction() as s:
+            m, v = self._row(s, ref)
+            detail = ModelDetail(
+                **self._info(s, m, v).model_dump(),
+                spec=json.loads(v.spec_json),
+                inputs=json.loads(v.inputs_json),
+                outputs=json.loads(v.outputs_json),
+                classes=json.loads(v.classes_json),
+                lineage=json.loads(v.lineage_json),
+                card={},
+                profile={},
+            )
+            site, digest = v.site, v.object_digest
+        return detail, self.rt.artifacts.get_bytes(site, digest)
+
     def compare(self, principal: Principal, a: str, b: str) -> ModelComparison:
         da, db = self.show(principal, a), self.show(principal, b)
         metrics: dict[str, dict[str, float | None]] = {}

@@ -1,0 +1,320 @@
+"""Inference over the Open Inference Protocol v2 (KServe V2 / Triton REST), by endpoint.
+
+A v2 "model" is an endpoint: ``POST /v2/models/credit/infer`` is answered by whatever the
+endpoint ``credit``'s current revision serves. Each model version gets one ONNX Runtime
+session, loaded the first time a revision needs it and kept; an endpoint's loaded revision
+is re-checked at most every ``refresh`` seconds, and a new revision is swapped in by one
+reference assignment after its sessions are loaded, so requests in flight finish on the old
+one and none fails during a deploy or a rollback.
+
+Inputs are checked against the model's inputs before anything runs: a missing or unknown
+input, a wrong datatype, a shape that does not fit the data, or rows that disagree between
+inputs are a :class:`~steward.errors.ValidationFailed` naming the input (a 400 in the
+protocol's error shape).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, Field
+
+from steward.deploy import DeployService, RevisionInfo
+from steward.door import Action
+from steward.errors import NotFound, ValidationFailed
+from steward.kernels.routing import routes_to_candidate
+from steward.policy import Principal, Resource
+from steward.registry import ModelDetail, ModelService
+from steward.registry.runner import OnnxRunner
+from steward.runtime import Runtime
+
+__all__ = [
+    "InferInput",
+    "InferOutput",
+    "InferRequest",
+    "InferResponse",
+    "ModelMetadata",
+    "ServingService",
+    "TensorMetadata",
+]
+
+_DTYPES = {
+    "FP32": np.float32,
+    "FP64": np.float64,
+    "INT64": np.int64,
+    "INT32": np.int32,
+    "BOOL": np.bool_,
+    "BYTES": object,
+}
+
+
+class InferInput(BaseModel):
+    name: str
+    shape: list[int]
+    datatype: str
+    data: list[Any]
+    parameters: dict[str, Any] | None = None
+
+
+class InferRequest(BaseModel):
+    id: str | None = None
+    inputs: list[InferInput] = Field(min_length=1)
+    outputs: list[dict[str, Any]] | None = None
+    parameters: dict[str, Any] | None = None
+
+
+class InferOutput(BaseModel):
+    name: str
+    shape: list[int]
+    datatype: str
+    data: list[Any]
+
+
+class TensorMetadata(BaseModel):
+    name: str
+    datatype: str
+    shape: list[int]
+
+
+class ModelMetadata(BaseModel):
+    name: str
+    versions: list[str]
+    platform: str
+    inputs: list[TensorMetadata]
+    outputs: list[TensorMetadata]
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class InferResponse(BaseModel):
+    model_name: str
+    model_version: str
+    id: str | None = None
+    outputs: list[InferOutput]
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Model:
+    ref: str
+    detail: ModelDetail
+    runner: OnnxRunner
+
+
+@dataclass(frozen=True)
+class _Loaded:
+    revision: RevisionInfo
+    team: str | None
+    primary: _Model
+    candidate: _Model | None
+
+
+class ServingService:
+    def __init__(self, rt: Runtime, *, refresh: float = 1.0) -> None:
+        self.rt = rt
+        self.refresh = refresh
+        self.deploy = DeployService(rt)
+        self.registry = ModelService(rt)
+        self._models: dict[str, _Model] = {}
+        self._endpoints: dict[str, tuple[float, _Loaded]] = {}
+        self._lock = threading.Lock()
+
+    # -- loading -----------------------------------------------------------------------------
+    def _model(self, ref: str) -> _Model:
+        m = self._models.get(ref)
+        if m is None:
+            with self._lock:
+                m = self._models.get(ref)
+                if m is None:
+                    detail, onnx = self.registry.serving_artifact(ref)
+                    m = _Model(ref, detail, OnnxRunner(onnx, detail.inputs, detail.classes))
+                    self._models[ref] = m
+        return m
+
+    def loaded(self, endpoint: str) -> _Loaded:
+        """The endpoint's current revision with its sessions loaded (see module docs)."""
+        now = time.monotonic()
+        entry = self._endpoints.get(endpoint)
+        if entry is not None and now - entry[0] < self.refresh:
+            return entry[1]
+        rev, team = self.deploy.current(endpoint)
+        if entry is not None and entry[1].revision.revision == rev.revision:
+            self._endpoints[endpoint] = (now, entry[1])
+            return entry[1]
+        loaded = _Loaded(
+            revision=rev,
+            team=team,
+            primary=self._model(rev.primary),
+            candidate=self._model(rev.candidate) if rev.candidate else None,
+        )
+        self._endpoints[endpoint] = (now, loaded)  # the swap: one assignment
+        return loaded
+
+    def authorise(self, principal: Principal, endpoint: str) -> _Loaded:
+        loaded = self.loaded(endpoint)
+        self.rt.door.check(
+            principal,
+            Action("endpoint.predict", Resource("Endpoint", endpoint, {"team": loaded.team})),
+        )
+        return loaded
+
+    # -- metadata ------------------------------------------------------------------------------
+    def metadata(
+        self, principal: Principal, endpoint: str, version: str | None = None
+    ) -> ModelMetadata:
+        loaded = self.authorise(principal, endpoint)
+        d = loaded.primary.detail
+        served = [str(d.version)] + (
+            [str(loaded.candidate.detail.version)] if loaded.candidate else []
+        )
+        if version is not None and version not in served:
+            raise NotFound(
+                f"endpoint {endpoint} does not serve version {version}; it serves "
+                f"{', '.join(served)}",
+                endpoint=endpoint,
+                version=version,
+            )
+        if version is not None and loaded.candidate and version != str(d.version):
+            d = loaded.candidate.detail
+        return ModelMetadata(
+            name=endpoint,
+            versions=served,
+            platform="onnxruntime_onnx",
+            inputs=[
+                TensorMetadata(name=i["name"], datatype=i["datatype"], shape=i["shape"])
+                for i in d.inputs
+            ],
+            outputs=[
+                TensorMetadata(name=o["name"], datatype=o["datatype"], shape=o["shape"])
+                for o in d.outputs
+            ],
+            parameters={"model": d.ref, "revision": loaded.revision.revision},
+        )
+
+    # -- inference -------------------------------------------------------------------------------
+    def infer(
+        self,
+        principal: Principal,
+        endpoint: str,
+        request: InferRequest,
+        *,
+        version: str | None = None,
+        key: str | None = None,
+    ) -> InferResponse:
+        loaded = self.authorise(principal, endpoint)
+        model = loaded.primary
+        rev = loaded.revision
+        if (
+            rev.strategy == "canary"
+            and loaded.candidate is not None
+            and key is not None
+            and routes_to_candidate(key, rev.percent, salt=endpoint)
+        ):
+            model = loaded.candidate
+        if version is not None and version != str(model.detail.version):
+            raise ValidationFailed(
+                f"endpoint {endpoint} serves version {model.detail.version} of "
+                f"{model.detail.name}, not {version}",
+                expected=str(model.detail.version),
+                found=version,
+            )
+        feeds, rows = self._feeds(model.detail, request)
+        outputs = model.runner.session.run(None, feeds)
+        if rev.strategy == "shadow" and loaded.candidate is not None:
+            # the shadow's answer is computed and never returned (recorded by the
+            # prediction log of a later step)
+            loaded.candidate.runner.session.run(
+                None, self._feeds(loaded.candidate.detail, request)[0]
+            )
+        return InferResponse(
+            model_name=endpoint,
+            model_version=str(model.detail.version),
+            id=request.id,
+            outputs=self._outputs(model.detail, outputs, rows),
+            parameters={"model": model.ref, "revision": rev.revision},
+        )
+
+    @staticmethod
+    def _feeds(
+        detail: ModelDetail, request: InferRequest
+    ) -> tuple[dict[str, npt.NDArray[Any]], int]:
+        given = {i.name: i for i in request.inputs}
+        wanted = {i["name"]: i for i in detail.inputs}
+        unknown = sorted(set(given) - set(wanted))
+        if unknown:
+            raise ValidationFailed(
+                f"unexpected input(s) {', '.join(unknown)}; the model takes {', '.join(wanted)}",
+                expected=list(wanted),
+                found=list(given),
+            )
+        missing = [n for n in wanted if n not in given]
+        if missing:
+            raise ValidationFailed(
+                f"missing input(s) {', '.join(missing)}; the model takes {', '.join(wanted)}",
+                expected=list(wanted),
+                found=list(given),
+            )
+        feeds: dict[str, npt.NDArray[Any]] = {}
+        rows: int | None = None
+        for name, spec in wanted.items():
+            inp = given[name]
+            if inp.datatype != spec["datatype"]:
+                raise ValidationFailed(
+                    f"input {name}: expected datatype {spec['datatype']}; found {inp.datatype}",
+                    input=name,
+                    expected=spec["datatype"],
+                    found=inp.datatype,
+                )
+            if not inp.shape or any(d < 0 for d in inp.shape) or len(inp.shape) > 2:
+                raise ValidationFailed(
+                    f"input {name}: expected shape [rows] or [rows, 1]; found {inp.shape}",
+                    input=name,
+                )
+            if len(inp.shape) == 2 and inp.shape[1] != 1:
+                raise ValidationFailed(
+                    f"input {name}: expected shape [rows, 1]; found {inp.shape}", input=name
+                )
+            n = inp.shape[0]
+            if math.prod(inp.shape) != len(inp.data):
+                raise ValidationFailed(
+                    f"input {name}: shape {inp.shape} holds {math.prod(inp.shape)} value(s) "
+                    f"but data has {len(inp.data)}",
+                    input=name,
+                )
+            if rows is not None and n != rows:
+                raise ValidationFailed(
+                    f"input {name}: {n} row(s), other inputs have {rows}", input=name
+                )
+            rows = n
+            try:
+                if spec["datatype"] == "BYTES":
+                    arr = np.array(["" if v is None else str(v) for v in inp.data], dtype=object)
+                else:
+                    values = [np.nan if v is None else v for v in inp.data]
+                    arr = np.asarray(values, dtype=_DTYPES[spec["datatype"]])
+            except (TypeError, ValueError) as e:
+                raise ValidationFailed(
+                    f"input {name}: values do not fit {spec['datatype']} ({e})", input=name
+                ) from None
+            feeds[name] = arr.reshape(-1, 1)
+        return feeds, rows or 0
+
+    @staticmethod
+    def _outputs(detail: ModelDetail, outputs: list[Any], rows: int) -> list[InferOutput]:
+        out: list[InferOutput] = []
+        for spec, value in zip(detail.outputs, outputs, strict=False):
+            arr = np.asarray(value)
+            datatype = spec.get("datatype", "FP32")
+            if arr.dtype == object:
+                datatype, data = "BYTES", [str(v) for v in arr.ravel().tolist()]
+            else:
+                data = arr.ravel().tolist()
+            out.append(
+                InferOutput(name=spec["name"], shape=list(arr.shape), datatype=datatype, data=data)
+            )
+        return out
