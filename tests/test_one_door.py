@@ -166,6 +166,7 @@ def _route_examples(client: TestClient, rt: Runtime) -> dict[tuple[str, str], Ca
             client, rt, "dprom", call=lambda e: client.post(f"/v1/endpoints/{e}/promote")
         ),
         ("POST", "/v2/models/{name}/infer"): lambda: _infer(client, rt, "inf", versioned=False),
+        ("POST", "/v1/endpoints/{name}/predict"): lambda: _predict(client, rt, "pred"),
         ("POST", "/v2/models/{name}/versions/{version}/infer"): lambda: _infer(
             client, rt, "infv", versioned=True
         ),
@@ -292,6 +293,15 @@ def _infer(client: TestClient, rt: Runtime, name: str, *, versioned: bool) -> Ca
     path = f"/v2/models/{name}-ep" + (f"/versions/{version}" if versioned else "") + "/infer"
     body = {"inputs": [{"name": "id", "shape": [2, 1], "datatype": "FP32", "data": [5, 6]}]}
     return lambda: client.post(path, json=body)
+
+
+def _predict(client: TestClient, rt: Runtime, name: str) -> Callable[[], Any]:
+    from steward.deploy import DeployService
+
+    model = _gated(client, rt, name, lambda m, h: m, upto="approved")()
+    DeployService(rt).deploy(Principal("admin"), model, endpoint=f"{name}-ep", site="eu-fra")
+    body = {"records": [{"id": 5}, {"id": 6}]}
+    return lambda: client.post(f"/v1/endpoints/{name}-ep/predict", json=body)
 
 
 def _split(rt: Runtime, name: str) -> tuple[str, str]:

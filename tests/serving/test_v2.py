@@ -153,3 +153,20 @@ def test_deploy_and_rollback_swap_the_served_model(
     assert wrong.status_code == 400 and "serves version" in wrong.json()["error"]
     DeployService(rt).rollback(ADMIN, "credit")
     assert served_version(refs[0]) == str(versions[0])
+
+
+def test_json_records_predict(served: tuple[Runtime, TestClient, list[str]]) -> None:
+    rt, client, refs = served
+    rows = hmda().slice(1900, 4).to_pylist()
+    resp = client.post("/v1/endpoints/credit/predict", json={"records": rows})
+    assert resp.status_code == 200, resp.json()
+    out = resp.json()
+    assert out["model"] == refs[0] and len(out["predictions"]) == 4
+    m = ModelService(rt).show(ADMIN, refs[0])
+    v2 = client.post("/v2/models/credit/infer", json=body_for(rows, m.inputs)).json()
+    probs = next(o for o in v2["outputs"] if o["shape"] == [4, 2])["data"]
+    assert [p["probabilities"][str(m.classes[1])] for p in out["predictions"]] == pytest.approx(
+        probs[1::2]
+    )
+    bad = client.post("/v1/endpoints/credit/predict", json={"records": [{"pirat": 0.3}]})
+    assert bad.status_code == 422 and "missing field" in bad.json()["message"]

@@ -82,6 +82,7 @@ READ_ONLY_ROUTES: set[tuple[str, str]] = {
     ("POST", "/v1/policy/explain"),
     ("POST", "/v1/datasets/{ref}/validate"),
     ("POST", "/v2/models/{name}/infer"),
+    ("POST", "/v1/endpoints/{name}/predict"),
     ("POST", "/v2/models/{name}/versions/{version}/infer"),
 }
 
@@ -164,6 +165,17 @@ class DeployRequest(BaseModel):
 
 class RollbackRequest(BaseModel):
     to: int | None = Field(None, ge=1)
+
+
+class PredictRequest(BaseModel):
+    records: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+
+
+class PredictResponse(BaseModel):
+    endpoint: str
+    model: str | None
+    revision: int | None
+    predictions: list[dict[str, Any]]
 
 
 class V2Error(BaseModel):
@@ -820,6 +832,15 @@ def create_app(rt: Runtime) -> FastAPI:
         except StewardError as exc:
             status = 400 if exc.status == 422 else exc.status  # the protocol's bad request
             return JSONResponse({"error": f"[{exc.code}] {exc.message}"}, status_code=status)
+
+    @app.post("/v1/endpoints/{name}/predict", response_model=PredictResponse, tags=["inference"])
+    def predict_records(
+        p: Caller, name: str, body: PredictRequest, request: Request
+    ) -> PredictResponse:
+        """JSON records in, predictions out (the same model and checks as v2 infer)."""
+        key = request.headers.get("x-steward-key")
+        out = serving.predict_records(p, name, body.records, key=key)
+        return PredictResponse(**out)
 
     @app.get("/v2", response_model=ServerMetadata, tags=["inference"])
     def v2_server() -> ServerMetadata:

@@ -239,6 +239,57 @@ class ServingService:
             parameters={"model": model.ref, "revision": rev.revision},
         )
 
+    def predict_records(
+        self,
+        principal: Principal,
+        endpoint: str,
+        records: list[dict[str, Any]],
+        *,
+        key: str | None = None,
+    ) -> dict[str, Any]:
+        """The convenience form: JSON records (column → value) in, one prediction per
+        record out (label and, for classifiers, class probabilities)."""
+        if not records:
+            raise ValidationFailed("records: expected at least one record")
+        loaded = self.authorise(principal, endpoint)
+        detail = loaded.primary.detail
+        inputs = []
+        for spec in detail.inputs:
+            column = spec.get("column", spec["name"])
+            missing = [i for i, r in enumerate(records) if column not in r]
+            if missing:
+                raise ValidationFailed(
+                    f"record {missing[0]}: missing field {column!r} (input {spec['name']})",
+                    input=spec["name"],
+                    record=missing[0],
+                )
+            values = [_coerce(r[column], spec["datatype"]) for r in records]
+            inputs.append(
+                InferInput(
+                    name=spec["name"],
+                    shape=[len(records), 1],
+                    datatype=spec["datatype"],
+                    data=values,
+                )
+            )
+        res = self.infer(principal, endpoint, InferRequest(inputs=inputs), key=key)
+        labels = res.outputs[0].data
+        probs = res.outputs[1].data if len(res.outputs) > 1 else None
+        classes = detail.classes
+        out = []
+        for i, label in enumerate(labels):
+            item: dict[str, Any] = {"prediction": label}
+            if probs is not None and classes:
+                k = len(classes)
+                item["probabilities"] = {str(c): probs[i * k + j] for j, c in enumerate(classes)}
+            out.append(item)
+        return {
+            "endpoint": endpoint,
+            "model": res.parameters.get("model"),
+            "revision": res.parameters.get("revision"),
+            "predictions": out,
+        }
+
     @staticmethod
     def _feeds(
         detail: ModelDetail, request: InferRequest
@@ -318,3 +369,12 @@ class ServingService:
                 InferOutput(name=spec["name"], shape=list(arr.shape), datatype=datatype, data=data)
             )
         return out
+
+
+def _coerce(value: Any, datatype: str) -> Any:
+    """A JSON value for a numeric or text input (booleans count as 0/1 for numbers)."""
+    if datatype == "BYTES":
+        return value
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    return value
