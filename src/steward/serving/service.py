@@ -197,6 +197,18 @@ class ServingService:
         )
 
     # -- inference -------------------------------------------------------------------------------
+    @staticmethod
+    def _choose(loaded: _Loaded, endpoint: str, key: str | None) -> _Model:
+        rev = loaded.revision
+        if (
+            rev.strategy == "canary"
+            and loaded.candidate is not None
+            and key is not None
+            and routes_to_candidate(key, rev.percent, salt=endpoint)
+        ):
+            return loaded.candidate
+        return loaded.primary
+
     def infer(
         self,
         principal: Principal,
@@ -207,15 +219,18 @@ class ServingService:
         key: str | None = None,
     ) -> InferResponse:
         loaded = self.authorise(principal, endpoint)
-        model = loaded.primary
+        return self._infer(loaded, self._choose(loaded, endpoint, key), endpoint, request, version)
+
+    def _infer(
+        self,
+        loaded: _Loaded,
+        model: _Model,
+        endpoint: str,
+        request: InferRequest,
+        version: str | None = None,
+    ) -> InferResponse:
+        """One request on one snapshot of the endpoint (a swap meanwhile does not mix)."""
         rev = loaded.revision
-        if (
-            rev.strategy == "canary"
-            and loaded.candidate is not None
-            and key is not None
-            and routes_to_candidate(key, rev.percent, salt=endpoint)
-        ):
-            model = loaded.candidate
         if version is not None and version != str(model.detail.version):
             raise ValidationFailed(
                 f"endpoint {endpoint} serves version {model.detail.version} of "
@@ -225,12 +240,11 @@ class ServingService:
             )
         feeds, rows = self._feeds(model.detail, request)
         outputs = model.runner.session.run(None, feeds)
-        if rev.strategy == "shadow" and loaded.candidate is not None:
-            # the shadow's answer is computed and never returned (recorded by the
-            # prediction log of a later step)
-            loaded.candidate.runner.session.run(
-                None, self._feeds(loaded.candidate.detail, request)[0]
-            )
+        shadow = loaded.candidate
+        if rev.strategy == "shadow" and shadow is not None:
+            # the shadow's answer is computed and never returned (the prediction log of a
+            # later step records it for comparison)
+            shadow.runner.session.run(None, self._feeds(shadow.detail, request)[0])
         return InferResponse(
             model_name=endpoint,
             model_version=str(model.detail.version),
@@ -252,7 +266,8 @@ class ServingService:
         if not records:
             raise ValidationFailed("records: expected at least one record")
         loaded = self.authorise(principal, endpoint)
-        detail = loaded.primary.detail
+        model = self._choose(loaded, endpoint, key)
+        detail = model.detail
         inputs = []
         for spec in detail.inputs:
             column = spec.get("column", spec["name"])
@@ -272,7 +287,7 @@ class ServingService:
                     data=values,
                 )
             )
-        res = self.infer(principal, endpoint, InferRequest(inputs=inputs), key=key)
+        res = self._infer(loaded, model, endpoint, InferRequest(inputs=inputs))
         labels = res.outputs[0].data
         probs = res.outputs[1].data if len(res.outputs) > 1 else None
         classes = detail.classes
