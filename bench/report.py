@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from classify import ClassifyResult, RegisterResult
+from gates_bench import GatesResult
 from report_datasets import datasets_aims, datasets_sections
+from report_gates import gates_aims, gates_sections
 from report_training import training_aims, training_sections
 from stats import Sample, VerifyResult
 from training_bench import TrainingResult
@@ -48,6 +50,7 @@ def _summary(
     classified: ClassifyResult | None,
     registered: RegisterResult | None,
     trained: TrainingResult | None,
+    gated: GatesResult | None,
 ) -> list[str]:
     rows = []
     verify = {b: r["verify"] for b, r in results.items()}
@@ -73,6 +76,7 @@ def _summary(
         )
     rows += datasets_aims(classified, registered)
     rows += training_aims(trained)
+    rows += gates_aims(gated)
     return _table(["aim (from the issue)", "backend", "measured", "verdict"], rows)
 
 
@@ -83,6 +87,7 @@ def render(
     classified: ClassifyResult | None = None,
     registered: RegisterResult | None = None,
     trained: TrainingResult | None = None,
+    gated: GatesResult | None = None,
 ) -> str:
     sz = meta["sizes"]
     backends = list(results)
@@ -102,7 +107,7 @@ def render(
     for b, why in skipped.items():
         lines.append(f"- **{NAMES[b]} was NOT measured: {why}**")
     lines += ["", "## Aims", ""]
-    lines += _summary(results, classified, registered, trained)
+    lines += _summary(results, classified, registered, trained, gated)
 
     lines += ["", "## Machine", ""]
     facts = dict(meta["machine"])
@@ -310,6 +315,7 @@ def render(
 
     lines += datasets_sections(classified, registered, 5, {})
     lines += training_sections(trained, 7)
+    lines += gates_sections(gated, 10)
 
     # method
     lines += [
@@ -341,11 +347,19 @@ def render(
         f"{sz.latency_calls:,} single-row calls per inference path after "
         f"{sz.latency_warmup} warm-up calls. The overhead jobs run on one fresh SQLite "
         "home, the throughput jobs and the latency model on another.",
+        f"- Gates: {sz.gates_validate_runs} timed `validate` run(s) on a "
+        f"{sz.gates_holdout_rows:,}-row locked holdout (model trained on "
+        f"{sz.gates_train_rows:,} rows), each after `gc.collect()`, with timestamps around "
+        f"the steps inside for the breakdown; fairness: {sz.gates_fairness_runs} alternating "
+        "runs of Steward's kernel and fairlearn's MetricFrames on the holdout after one "
+        "untimed call of each on 10,000 rows, fairlearn's summary functions in the first "
+        f"{sz.gates_fairlearn_function_runs}. All on one fresh SQLite home.",
         "- Source: `bench/run.py` (measurements), `bench/stats.py` (timing), "
         "`bench/backends.py` (homes and the throw-away database), `bench/report.py`; "
         "`bench/classify.py`, `bench/pii_table.py`, `bench/presidio_run.py` and "
         "`bench/report_datasets.py` for the datasets part; `bench/training_bench.py` and "
-        "`bench/report_training.py` for the training part.",
+        "`bench/report_training.py` for the training part; `bench/gates_bench.py` and "
+        "`bench/report_gates.py` for the gates part.",
         "",
     ]
     return "\n".join(lines)

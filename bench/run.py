@@ -1,9 +1,9 @@
-"""Steward benchmarks: ledger, policy, the door, classification, registering, training.
+"""Steward benchmarks: ledger, policy, the door, classification, registering, training, gates.
 
 Run with ``make bench`` (``.venv/bin/python bench/run.py --output docs/benchmarks.md``).
 The ledger, policy and door measurements run on a fresh home on SQLite and on a
-throw-away PostgreSQL database; datasets and training on fresh SQLite homes. The results
-are written as Markdown to ``--output``.
+throw-away PostgreSQL database; datasets, training and gates on fresh SQLite homes. The
+results are written as Markdown to ``--output``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from sqlalchemy import event
 
 from backends import DEFAULT_PG_ADMIN_URL, pg_problem, pg_settings, runtime_on
 from classify import ClassifyResult, RegisterResult, bench_classification, bench_register
+from gates_bench import GatesResult, bench_gates
 from machine import load_average, machine_facts
 from report import render
 from stats import Sample, VerifyResult, measure, time_once
@@ -68,6 +69,11 @@ class Sizes:
     latency_calls: int = 1500
     latency_repeats: int = 2
     latency_warmup: int = 200
+    gates_holdout_rows: int = 1_000_000
+    gates_train_rows: int = 200_000
+    gates_validate_runs: int = 3
+    gates_fairness_runs: int = 3
+    gates_fairlearn_function_runs: int = 1
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -93,6 +99,11 @@ class Sizes:
             latency_calls=200,
             latency_repeats=1,
             latency_warmup=20,
+            gates_holdout_rows=50_000,
+            gates_train_rows=20_000,
+            gates_validate_runs=1,
+            gates_fairness_runs=3,
+            gates_fairlearn_function_runs=1,
         )
 
 
@@ -331,8 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a small smoke run (not for docs)")
     parser.add_argument(
         "--only",
-        choices=["core", "datasets", "training"],
-        help="run one group only: core (ledger, policy, door), datasets or training",
+        choices=["core", "datasets", "training", "gates"],
+        help="run one group only: core (ledger, policy, door), datasets, training or gates",
     )
     args = parser.parse_args(argv)
     sz = Sizes.quick() if args.quick else Sizes()
@@ -384,9 +395,20 @@ def main(argv: list[str] | None = None) -> int:
             log=log,
         )
 
+    gated: GatesResult | None = None
+    if args.only in (None, "gates"):
+        gated = bench_gates(
+            holdout_rows=sz.gates_holdout_rows,
+            train_rows=sz.gates_train_rows,
+            validate_runs=sz.gates_validate_runs,
+            fairness_runs=sz.gates_fairness_runs,
+            fairlearn_function_runs=sz.gates_fairlearn_function_runs,
+            log=log,
+        )
+
     meta["load_after"] = load_average()
     meta["duration"] = time.perf_counter() - t0
-    text = render(meta, results, skipped, classified, registered, trained)
+    text = render(meta, results, skipped, classified, registered, trained, gated)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text, encoding="utf-8")

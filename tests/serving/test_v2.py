@@ -170,3 +170,31 @@ def test_json_records_predict(served: tuple[Runtime, TestClient, list[str]]) -> 
     )
     bad = client.post("/v1/endpoints/credit/predict", json={"records": [{"pirat": 0.3}]})
     assert bad.status_code == 422 and "missing field" in bad.json()["message"]
+
+
+def test_endpoint_scoped_tokens_predict_and_nothing_else(
+    served: tuple[Runtime, TestClient, list[str]],
+) -> None:
+    rt, _, refs = served
+    DeployService(rt).deploy(ADMIN, refs[1], endpoint="other", site="eu-fra")
+    scoped = IdentityService(rt).create_token(ADMIN, user="alice", endpoint="credit")
+    assert scoped.scope == "endpoint:credit"
+    app = TestClient(create_app(rt), headers={"Authorization": f"Bearer {scoped.token}"})
+    m = ModelService(rt).show(ADMIN, refs[0])
+    body = body_for(hmda().slice(1900, 2).to_pylist(), m.inputs)
+    assert app.post("/v2/models/credit/infer", json=body).status_code == 200
+    assert app.get("/v2/models/credit").status_code == 200
+    assert app.get("/v2/models/credit/ready").status_code == 200
+    record = hmda().slice(1900, 1).to_pylist()[0]
+    assert app.post("/v1/endpoints/credit/predict", json={"records": [record]}).status_code == 200
+    for method, path in [
+        ("post", "/v2/models/other/infer"),
+        ("get", "/v1/datasets"),
+        ("get", "/v1/models"),
+        ("post", "/v1/endpoints/credit/rollback"),
+    ]:
+        resp = getattr(app, method)(path, json=body) if method == "post" else app.get(path)
+        assert resp.status_code == 403, (path, resp.text)
+        assert "token-scope" in resp.text
+    with pytest.raises(Exception, match="not found"):
+        IdentityService(rt).create_token(ADMIN, user="alice", endpoint="nowhere")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -32,7 +33,7 @@ from steward.datasets.mask import parse_recipe
 from steward.datasets.service import MaskResult
 from steward.datasets.validate import ValidationReport
 from steward.deploy import DeployService, EndpointInfo
-from steward.errors import StewardError, Unauthenticated, ValidationFailed
+from steward.errors import PolicyDenied, Reason, StewardError, Unauthenticated, ValidationFailed
 from steward.gates import GateService, StageInfo, ValidationInfo
 from steward.governance import (
     AuditEntryInfo,
@@ -107,6 +108,9 @@ class TokenRequest(BaseModel):
     user: str | None = Field(None, max_length=128, description="owner; defaults to the caller")
     name: str = Field("default", min_length=1, max_length=128)
     expires_in_days: int = Field(90, ge=1, le=366)
+    endpoint: str | None = Field(
+        None, max_length=128, description="scope the token to this endpoint's predictions"
+    )
 
 
 class ExplainRequest(BaseModel):
@@ -239,12 +243,36 @@ def _utc_iso(name: str, value: datetime | None) -> str | None:
 _bearer = HTTPBearer(auto_error=False, description="an API token from 'steward token create'")
 
 
+_SCOPED = re.compile(
+    r"^/v2/models/(?P<e>[^/]+)(/versions/[^/]+)?(/ready|/infer)?$|"
+    r"^/v1/endpoints/(?P<e2>[^/]+)/predict$"
+)
+
+
 def _principal(
     request: Request,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     identity: IdentityService = request.app.state.identity
-    return identity.authenticate(creds.credentials if creds else None)
+    principal, scope = identity.authenticate_scoped(creds.credentials if creds else None)
+    if scope is not None:
+        # an endpoint-scoped token: that endpoint's prediction routes, nothing else
+        m = _SCOPED.match(request.url.path)
+        endpoint = (m.group("e") or m.group("e2")) if m else None
+        if scope != f"endpoint:{endpoint}":
+            raise PolicyDenied(
+                principal=principal.name,
+                action=f"{request.method} {request.url.path}",
+                resource=scope,
+                reasons=[
+                    Reason(
+                        "token-scope",
+                        f"this token is scoped to {scope}: it may only call that endpoint's "
+                        "prediction routes; use a personal token for anything else",
+                    )
+                ],
+            )
+    return principal
 
 
 Caller = Annotated[Principal, Depends(_principal)]
@@ -346,7 +374,11 @@ def create_app(rt: Runtime) -> FastAPI:
     @app.post("/v1/tokens", response_model=CreatedToken, status_code=201, tags=["identity"])
     def create_token(p: Caller, body: TokenRequest) -> CreatedToken:
         return identity.create_token(
-            p, user=body.user, name=body.name, expires_in_days=body.expires_in_days
+            p,
+            user=body.user,
+            name=body.name,
+            expires_in_days=body.expires_in_days,
+            endpoint=body.endpoint,
         )
 
     @app.get("/v1/tokens", response_model=list[TokenInfo], tags=["identity"])

@@ -244,10 +244,15 @@ def token_create(
     ] = None,
     name: Annotated[str, typer.Option(help="A label for the token.")] = "default",
     expires_in_days: Annotated[int, typer.Option(help="Days until it expires (1-366).")] = 90,
+    endpoint: Annotated[
+        str | None, typer.Option(help="Scope it to this endpoint's prediction routes.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create an API token. It is shown once; only its hash is stored."""
-    tok = client().create_token(user=user, name=name, expires_in_days=expires_in_days)
+    tok = client().create_token(
+        user=user, name=name, expires_in_days=expires_in_days, endpoint=endpoint
+    )
     if as_json:
         return print_json(tok)
     console.print(f"token {tok.id} for {tok.user}, expires {tok.expires_at:%Y-%m-%d}:")

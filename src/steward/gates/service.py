@@ -158,7 +158,8 @@ class GateService:
             )
         table = self.datasets.read(principal, holdout.ref, purpose=PURPOSE)
         target = model.spec.get("target")
-        overlap = self._overlap(principal, model, table)
+        training = self._training_tables(principal, model)  # read once: overlap, audit
+        overlap = self._overlap(training, table)
         if overlap:
             refusal = Reason(
                 "holdout-overlap",
@@ -192,7 +193,6 @@ class GateService:
             checks += fair_checks
         robustness: dict[str, Any] = {}
         if gate.robustness is not None:
-            training = self._training_tables(principal, model)
             robustness, rob_checks = self._robustness(gate, table, runner, pred, model, training)
             checks += rob_checks
         champion = self._champion(principal, model, gate, table, y_true, metrics)
@@ -278,10 +278,11 @@ class GateService:
         refs = [d["ref"] for d in model.lineage.get("datasets", []) if d.get("ref")]
         return [self.datasets.read(principal, ref, purpose=PURPOSE) for ref in refs]
 
-    def _overlap(self, principal: Principal, model: ModelDetail, holdout: pa.Table) -> int:
+    @staticmethod
+    def _overlap(training: list[pa.Table], holdout: pa.Table) -> int:
         """Rows of the holdout found, identical, in the model's training data."""
         total = 0
-        for train in self._training_tables(principal, model):
+        for train in training:
             # whole rows: every column the two tables share (not only the model's features,
             # whose few values would make distinct rows look alike)
             common = [c for c in holdout.column_names if c in train.column_names]
@@ -420,7 +421,7 @@ class GateService:
             }
         train_cols: dict[str, Any] = {}
         if training:
-            t0 = training[0]
+            t0 = _all_rows(training)
             for i in model.inputs:
                 col = i.get("column", i["name"])
                 if i["datatype"] != "BYTES" and col in t0.column_names:
@@ -449,7 +450,7 @@ class GateService:
         ]
         target = model.spec.get("target")
         if training and target in training[0].column_names and model.objective == "binary":
-            t0 = training[0]
+            t0 = _all_rows(training)
             cols = {
                 i.get("column", i["name"]): _audit_values(t0.column(i.get("column", i["name"])))
                 for i in model.inputs
@@ -904,10 +905,20 @@ def _champion_limit(metric: str, champion: float | None, margin: float) -> dict[
 
 
 def _labels_of(col: pa.ChunkedArray) -> npt.NDArray[Any]:
-    """Group labels as text (nulls become None; the kernel names them "(missing)")."""
+    """Group labels as text, cast in Arrow (nulls stay None; the kernel names them
+    "(missing)"; booleans read "true"/"false")."""
     if pa.types.is_dictionary(col.type):
         col = pc.cast(col, col.type.value_type)
-    return np.asarray([None if v is None else str(v) for v in col.to_pylist()], dtype=object)
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        col = pc.cast(col, pa.string())
+    return np.asarray(col.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _all_rows(tables: list[pa.Table]) -> pa.Table:
+    """The training data as one table (several datasets share their columns)."""
+    if len(tables) == 1:
+        return tables[0]
+    return pa.concat_tables(tables, promote_options="permissive")
 
 
 def _floats(col: pa.ChunkedArray) -> npt.NDArray[np.float64]:

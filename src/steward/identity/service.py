@@ -44,6 +44,7 @@ class TokenInfo(BaseModel):
     created_at: datetime
     expires_at: datetime
     revoked_at: datetime | None = None
+    scope: str | None = None
 
     @property
     def active(self) -> bool:
@@ -63,6 +64,7 @@ def _info(row: ApiToken) -> TokenInfo:
         created_at=_utc(row.created_at),
         expires_at=_utc(row.expires_at),
         revoked_at=_utc(row.revoked_at) if row.revoked_at else None,
+        scope=row.scope,
     )
 
 
@@ -106,9 +108,23 @@ class IdentityService:
         user: str | None = None,
         name: str = "default",
         expires_in_days: int = 90,
+        endpoint: str | None = None,
     ) -> CreatedToken:
+        """A token for ``user`` (default: the caller). With ``endpoint``, the token may only
+        call that endpoint's prediction routes (for the applications that call a model)."""
         owner = user or principal.name
         self.user(owner)
+        scope = None
+        if endpoint is not None:
+            from steward.store import Endpoint
+
+            with self.rt.store.transaction() as s:
+                found = s.execute(
+                    select(Endpoint.id).where(Endpoint.name == endpoint)
+                ).scalar_one_or_none()
+            if found is None:
+                raise NotFound(f"endpoint {endpoint!r} not found", endpoint=endpoint)
+            scope = f"endpoint:{endpoint}"
         if not 1 <= expires_in_days <= MAX_DAYS:
             raise ValidationFailed(
                 f"expires_in_days: expected 1 to {MAX_DAYS}; found {expires_in_days}",
@@ -129,11 +145,17 @@ class IdentityService:
             created_by=principal.name,
             created_at=now,
             expires_at=now + timedelta(days=expires_in_days),
+            scope=scope,
         )
         action = Action(
             "token.create",
             Resource("Token", token_id, {"owner": owner}),
-            payload={"user": owner, "name": name, "expires_in_days": expires_in_days},
+            payload={
+                "user": owner,
+                "name": name,
+                "expires_in_days": expires_in_days,
+                "scope": scope,
+            },
         )
 
         def do(session: Session) -> None:
@@ -176,6 +198,10 @@ class IdentityService:
 
     def authenticate(self, token: str | None) -> Principal:
         """The principal a bearer token stands for; raises Unauthenticated otherwise."""
+        return self.authenticate_scoped(token)[0]
+
+    def authenticate_scoped(self, token: str | None) -> tuple[Principal, str | None]:
+        """:meth:`authenticate`, with the token's scope (None: the user's full rights)."""
         if not token:
             raise Unauthenticated(
                 "no token: send 'Authorization: Bearer stw_...' (create one with "
@@ -194,4 +220,4 @@ class IdentityService:
             raise Unauthenticated(f"token {row.id} expired at {_utc(row.expires_at).isoformat()}")
         if row.user_name not in self.rt.config.users:
             raise Unauthenticated(f"token {row.id} belongs to a user no longer configured")
-        return Principal(row.user_name)
+        return Principal(row.user_name), row.scope

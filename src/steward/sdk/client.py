@@ -216,14 +216,29 @@ class Steward:
         return self._identity.teams(self._principal)
 
     def create_token(
-        self, *, user: str | None = None, name: str = "default", expires_in_days: int = 90
+        self,
+        *,
+        user: str | None = None,
+        name: str = "default",
+        expires_in_days: int = 90,
+        endpoint: str | None = None,
     ) -> CreatedToken:
-        """Create an API token (for yourself, or for ``user`` as an admin). Shown once."""
+        """Create an API token (for yourself, or for ``user`` as an admin). Shown once.
+        With ``endpoint``, it may only call that endpoint's prediction routes."""
         if self._remote:
-            body = {"user": user, "name": name, "expires_in_days": expires_in_days}
+            body = {
+                "user": user,
+                "name": name,
+                "expires_in_days": expires_in_days,
+                "endpoint": endpoint,
+            }
             return self._remote.model(CreatedToken, "POST", "/v1/tokens", json=body)
         return self._identity.create_token(
-            self._principal, user=user, name=name, expires_in_days=expires_in_days
+            self._principal,
+            user=user,
+            name=name,
+            expires_in_days=expires_in_days,
+            endpoint=endpoint,
         )
 
     def tokens(self, *, user: str | None = None) -> list[TokenInfo]:

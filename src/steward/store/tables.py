@@ -107,6 +107,8 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # None: the user's full rights; "endpoint:<name>": only that endpoint's predictions
+    scope: Mapped[str | None] = mapped_column(String(160), nullable=True)
 
 
 class StoredObject(Base):
