@@ -287,6 +287,25 @@ def create_app(rt: Runtime) -> FastAPI:
         responses=_ERRORS,
     )
     app.state.rt = rt
+
+    @app.middleware("http")
+    async def _v2_json(request: Request, call_next: Any) -> Any:
+        """Inference clients (tritonclient) send JSON tensors without a JSON content
+        type; the binary tensor extension is refused with a clear 400."""
+        if request.method == "POST" and request.url.path.startswith("/v2/"):
+            if "inference-header-content-length" in request.headers:
+                return JSONResponse(
+                    {
+                        "error": "[validation_failed] the binary tensor data extension is not "
+                        "supported; send JSON tensors (tritonclient: binary_data=False)"
+                    },
+                    status_code=400,
+                )
+            request.scope["headers"] = [
+                (k, v) for k, v in request.scope["headers"] if k != b"content-type"
+            ] + [(b"content-type", b"application/json")]
+        return await call_next(request)
+
     identity = IdentityService(rt)
     governance = GovernanceService(rt)
     objects = ObjectService(rt)
@@ -330,6 +349,11 @@ def create_app(rt: Runtime) -> FastAPI:
         ]
         first = errors[0] if errors else {"loc": [], "message": "invalid request"}
         where = ".".join(first["loc"])
+        if request.url.path.startswith("/v2/"):
+            # the inference protocol's bad request: 400 {"error": "..."}
+            return JSONResponse(
+                {"error": f"[validation_failed] {where}: {first['message']}"}, status_code=400
+            )
         return _error(
             422,
             "validation_failed",
