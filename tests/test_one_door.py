@@ -304,6 +304,13 @@ def _predict(client: TestClient, rt: Runtime, name: str) -> Callable[[], Any]:
     return lambda: client.post(f"/v1/endpoints/{name}-ep/predict", json=body)
 
 
+def _refused(call: Callable[[], Any]) -> None:
+    from steward.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed):
+        call()
+
+
 def _split(rt: Runtime, name: str) -> tuple[str, str]:
     import pyarrow as pa
 
@@ -479,6 +486,8 @@ def _sdk_examples(sw: Steward, tmp: Path) -> dict[str, tuple[str | None, Callabl
         "promote_endpoint": ("deployment.promote", lambda: sw.promote_endpoint("sdk-live")),
         "rollback": ("deployment.rollback", lambda: sw.rollback("sdk-rb")),
         "endpoints": (None, sw.endpoints),
+        # embedded, it refuses: the figures live in the serving process (tested remotely)
+        "endpoint_status": (None, lambda: _refused(lambda: sw.endpoint_status("sdk-live"))),
         "endpoint": (None, lambda: sw.endpoint("sdk-live")),
     }
 

@@ -527,6 +527,7 @@ NON_JSON = {
     ("GET", "/v1/objects/{site}/{digest}/content"): "application/octet-stream",
     ("GET", "/v1/datasets/{ref}/data"): "application/vnd.apache.parquet",
     ("GET", "/v1/models/{ref}/onnx"): "application/octet-stream",
+    ("GET", "/metrics"): "text/plain",
 }
 
 

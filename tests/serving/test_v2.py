@@ -198,3 +198,32 @@ def test_endpoint_scoped_tokens_predict_and_nothing_else(
         assert "token-scope" in resp.text
     with pytest.raises(Exception, match="not found"):
         IdentityService(rt).create_token(ADMIN, user="alice", endpoint="nowhere")
+
+
+def test_latency_is_measured_per_endpoint_against_its_budget(
+    served: tuple[Runtime, TestClient, list[str]],
+) -> None:
+    rt, client, refs = served
+    m = ModelService(rt).show(ADMIN, refs[0])
+    status = client.get("/v1/endpoints/credit/status").json()
+    assert status["requests"] == 0 and status["p99_ms"] is None
+    assert status["within_budget"] is None and status["budget_ms"] == 50.0
+    body = body_for(hmda().slice(1900, 2).to_pylist(), m.inputs)
+    for _ in range(20):
+        assert client.post("/v2/models/credit/infer", json=body).status_code == 200
+    bad = {**body, "inputs": body["inputs"][1:]}
+    assert client.post("/v2/models/credit/infer", json=bad).status_code == 400
+    status = client.get("/v1/endpoints/credit/status").json()
+    assert (status["requests"], status["rejected"], status["errors"], status["window"]) == (
+        21,
+        1,
+        0,
+        20,
+    )
+    assert 0 < status["p50_ms"] <= status["p95_ms"] <= status["p99_ms"]
+    assert status["within_budget"] == (status["p99_ms"] <= 50.0)
+    text = client.get("/metrics").text
+    assert 'steward_inference_seconds_count{endpoint="credit",model="' + refs[0] in text
+    assert 'steward_inference_requests_total{endpoint="credit",outcome="ok"} 20.0' in text
+    assert 'steward_inference_requests_total{endpoint="credit",outcome="rejected"} 1.0' in text
+    assert client.get("/v1/endpoints/nothing/status").status_code == 404

@@ -33,6 +33,7 @@ from steward.datasets.mask import parse_recipe
 from steward.datasets.service import MaskResult
 from steward.datasets.validate import ValidationReport
 from steward.deploy import DeployService, EndpointInfo
+from steward.door import Action
 from steward.errors import PolicyDenied, Reason, StewardError, Unauthenticated, ValidationFailed
 from steward.gates import GateService, StageInfo, ValidationInfo
 from steward.governance import (
@@ -45,10 +46,16 @@ from steward.governance import (
 )
 from steward.identity import CreatedToken, IdentityService, TeamInfo, TokenInfo, UserInfo
 from steward.objects import ObjectInfo, ObjectService
-from steward.policy import Principal
+from steward.policy import Principal, Resource
 from steward.registry import ModelComparison, ModelDetail, ModelService, ModelVersionInfo
 from steward.runtime import Runtime
-from steward.serving import InferRequest, InferResponse, ModelMetadata, ServingService
+from steward.serving import (
+    EndpointStatus,
+    InferRequest,
+    InferResponse,
+    ModelMetadata,
+    ServingService,
+)
 from steward.training import JobInfo, JobLogLine, TrainingService
 
 __all__ = ["MUTATING_ROUTES", "READ_ONLY_ROUTES", "create_app"]
@@ -895,8 +902,26 @@ def create_app(rt: Runtime) -> FastAPI:
     ) -> PredictResponse:
         """JSON records in, predictions out (the same model and checks as v2 infer)."""
         key = request.headers.get("x-steward-key")
-        out = serving.predict_records(p, name, body.records, key=key)
+        out = serving.measured(name, serving.predict_records, p, name, body.records, key=key)
         return PredictResponse(**out)
+
+    @app.get("/v1/endpoints/{name}/status", response_model=EndpointStatus, tags=["inference"])
+    def endpoint_status(p: Caller, name: str) -> EndpointStatus:
+        """Latency p50/p95/p99 of this server's last requests against the budget."""
+        return serving.status(p, name)
+
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        tags=["inference"],
+        responses={200: {"content": {"text/plain": {}}}},
+    )
+    def metrics(p: Caller) -> PlainTextResponse:
+        """Prometheus text format: latency histograms and request counts per endpoint."""
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+        rt.door.check(p, Action("system.read", Resource("System", "metrics")))
+        return PlainTextResponse(generate_latest(serving.metrics), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/v2", response_model=ServerMetadata, tags=["inference"])
     def v2_server() -> ServerMetadata:
@@ -951,7 +976,7 @@ def create_app(rt: Runtime) -> FastAPI:
     )
     def v2_infer(p: Caller, name: str, body: InferRequest, request: Request) -> Any:
         key = request.headers.get("x-steward-key")
-        return _v2(serving.infer, p, name, body, key=key)
+        return _v2(serving.measured, name, serving.infer, p, name, body, key=key)
 
     @app.post(
         "/v2/models/{name}/versions/{version}/infer",
@@ -963,6 +988,6 @@ def create_app(rt: Runtime) -> FastAPI:
         p: Caller, name: str, version: str, body: InferRequest, request: Request
     ) -> Any:
         key = request.headers.get("x-steward-key")
-        return _v2(serving.infer, p, name, body, version=version, key=key)
+        return _v2(serving.measured, name, serving.infer, p, name, body, version=version, key=key)
 
     return app

@@ -131,3 +131,31 @@ def endpoint_show(name: str, as_json: JsonOpt = False) -> None:
         return print_json(info)
     _show(info)
     return None
+
+
+@endpoint_app.command("status")
+@handle_errors
+def endpoint_status(name: str, as_json: JsonOpt = False) -> None:
+    """Latency p50/p95/p99 against the budget (ask the server: steward --url ...)."""
+    st = client().endpoint_status(name)
+    if as_json:
+        return print_json(st)
+
+    def ms(x: float | None) -> str:
+        return "—" if x is None else f"{x:.2f} ms"
+
+    verdict = (
+        "no requests yet"
+        if st.within_budget is None
+        else ("[green]within budget[/green]" if st.within_budget else "[red]OVER budget[/red]")
+    )
+    console.print(
+        f"endpoint [bold]{st.endpoint}[/bold] (revision {st.revision or '—'}): "
+        f"p50 {ms(st.p50_ms)}, p95 {ms(st.p95_ms)}, p99 {ms(st.p99_ms)} "
+        f"vs budget {st.budget_ms:g} ms: {verdict}"
+    )
+    console.print(
+        f"  {st.requests:,} requests ({st.rejected:,} rejected inputs, {st.errors:,} errors); "
+        f"percentiles over the last {st.window:,}"
+    )
+    return None

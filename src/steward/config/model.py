@@ -262,6 +262,18 @@ class Gates(_Strict):
         return None if best is None else (best[1], best[2])
 
 
+class Serving(_Strict):
+    """Latency budgets of endpoints: the p99 each should stay under (milliseconds)."""
+
+    default_latency_budget_ms: float = Field(50.0, gt=0, le=60_000)
+    latency_budgets_ms: dict[str, Annotated[float, Field(gt=0, le=60_000)]] = Field(
+        default_factory=dict, description="per endpoint name"
+    )
+
+    def budget_ms(self, endpoint: str) -> float:
+        return self.latency_budgets_ms.get(endpoint, self.default_latency_budget_ms)
+
+
 class StewardConfig(_Strict):
     """The whole of ``steward.yaml``."""
 
@@ -273,6 +285,7 @@ class StewardConfig(_Strict):
     privacy: Privacy = Field(default_factory=lambda: Privacy())
     training: Training = Field(default_factory=lambda: Training())
     gates: Gates = Field(default_factory=lambda: Gates())
+    serving: Serving = Field(default_factory=lambda: Serving())
 
     @model_validator(mode="after")
     def _cross_references(self) -> StewardConfig:

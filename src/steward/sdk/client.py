@@ -44,6 +44,7 @@ from steward.registry import (
     render_markdown,
 )
 from steward.runtime import Runtime
+from steward.serving import EndpointStatus
 from steward.training import (
     JobInfo,
     JobLogLine,
@@ -854,6 +855,17 @@ class Steward:
         if self._remote:
             return self._remote.models(EndpointInfo, "GET", "/v1/endpoints")
         return self._deploy.endpoints(self._principal)
+
+    def endpoint_status(self, name: str) -> EndpointStatus:
+        """Latency p50/p95/p99 against the endpoint's budget, as measured by the server that
+        answers its predictions (so: a remote client, ``Steward(url=...)``)."""
+        if self._remote:
+            return self._remote.model(EndpointStatus, "GET", f"/v1/endpoints/{name}/status")
+        raise E.ValidationFailed(
+            "latency figures live in the server that answers predictions; ask it: "
+            "Steward(url=..., token=...) or steward --url ... endpoint status",
+            endpoint=name,
+        )
 
     def endpoint(self, name: str) -> EndpointInfo:
         if self._remote:

@@ -2,6 +2,7 @@
 once per model version, swapped atomically on deploy or rollback)."""
 
 from steward.serving.service import (
+    EndpointStatus,
     InferInput,
     InferOutput,
     InferRequest,
@@ -11,6 +12,7 @@ from steward.serving.service import (
 )
 
 __all__ = [
+    "EndpointStatus",
     "InferInput",
     "InferOutput",
     "InferRequest",

@@ -18,11 +18,13 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import BaseModel, Field
 
 from steward.deploy import DeployService, RevisionInfo
@@ -35,6 +37,7 @@ from steward.registry.runner import OnnxRunner
 from steward.runtime import Runtime
 
 __all__ = [
+    "EndpointStatus",
     "InferInput",
     "InferOutput",
     "InferRequest",
@@ -74,6 +77,25 @@ class InferOutput(BaseModel):
     shape: list[int]
     datatype: str
     data: list[Any]
+
+
+#: Latency histogram buckets, seconds: fine below 10 ms, where budgets usually are.
+BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 5.0)
+WINDOW = 10_000  # latencies kept per endpoint for exact percentiles
+
+
+class EndpointStatus(BaseModel):
+    endpoint: str
+    revision: int | None
+    requests: int
+    errors: int
+    rejected: int
+    p50_ms: float | None
+    p95_ms: float | None
+    p99_ms: float | None
+    budget_ms: float
+    within_budget: bool | None
+    window: int
 
 
 class TensorMetadata(BaseModel):
@@ -123,6 +145,86 @@ class ServingService:
         self._models: dict[str, _Model] = {}
         self._endpoints: dict[str, tuple[float, _Loaded]] = {}
         self._lock = threading.Lock()
+        self.metrics = CollectorRegistry()
+        self._latency = Histogram(
+            "steward_inference_seconds",
+            "Time to answer one inference request (validation, model, response).",
+            ["endpoint", "revision", "model"],
+            buckets=BUCKETS,
+            registry=self.metrics,
+        )
+        self._requests = Counter(
+            "steward_inference_requests",
+            "Inference requests by outcome (ok, rejected: bad input, error: failure).",
+            ["endpoint", "outcome"],
+            registry=self.metrics,
+        )
+        self._windows: dict[str, deque[float]] = {}
+        self._counts: dict[str, dict[str, int]] = {}
+        self._last_revision: dict[str, int] = {}
+
+    # -- measuring ---------------------------------------------------------------------------
+    def _record(
+        self, endpoint: str, outcome: str, seconds: float, loaded: _Loaded | None, model: str
+    ) -> None:
+        self._requests.labels(endpoint, outcome).inc()
+        counts = self._counts.setdefault(endpoint, {"ok": 0, "rejected": 0, "error": 0})
+        counts[outcome] = counts.get(outcome, 0) + 1
+        if outcome == "ok" and loaded is not None:
+            rev = str(loaded.revision.revision)
+            self._latency.labels(endpoint, rev, model).observe(seconds)
+            self._windows.setdefault(endpoint, deque(maxlen=WINDOW)).append(seconds)
+            self._last_revision[endpoint] = loaded.revision.revision
+
+    def status(self, principal: Principal, endpoint: str) -> EndpointStatus:
+        """Latency percentiles over the last requests against the endpoint's budget."""
+        self.rt.door.check(principal, Action("system.read", Resource("System", "endpoints")))
+        self.deploy.current(endpoint)  # 404 for an unknown endpoint
+        window = sorted(self._windows.get(endpoint, ()))
+        counts = self._counts.get(endpoint, {})
+        budget = self.rt.config.serving.budget_ms(endpoint)
+
+        def pct(q: float) -> float | None:
+            if not window:
+                return None
+            return round(window[min(len(window) - 1, math.ceil(q * len(window)) - 1)] * 1e3, 3)
+
+        p99 = pct(0.99)
+        return EndpointStatus(
+            endpoint=endpoint,
+            revision=self._last_revision.get(endpoint),
+            requests=sum(counts.values()),
+            errors=counts.get("error", 0),
+            rejected=counts.get("rejected", 0),
+            p50_ms=pct(0.50),
+            p95_ms=pct(0.95),
+            p99_ms=p99,
+            budget_ms=budget,
+            within_budget=None if p99 is None else p99 <= budget,
+            window=len(window),
+        )
+
+    def measured(self, endpoint: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run one request through ``fn`` and record its outcome and latency."""
+        t0 = time.perf_counter()
+        try:
+            result = fn(*args, **kwargs)
+        except ValidationFailed:
+            self._record(endpoint, "rejected", time.perf_counter() - t0, None, "")
+            raise
+        except NotFound:
+            raise
+        except Exception:
+            self._record(endpoint, "error", time.perf_counter() - t0, None, "")
+            raise
+        loaded = self._endpoints.get(endpoint, (0.0, None))[1]
+        model = (
+            str(getattr(result, "parameters", {}).get("model", ""))
+            if not isinstance(result, dict)
+            else str(result.get("model", ""))
+        )
+        self._record(endpoint, "ok", time.perf_counter() - t0, loaded, model)
+        return result
 
     # -- loading -----------------------------------------------------------------------------
     def _model(self, ref: str) -> _Model:
