@@ -96,17 +96,6 @@ class DeployService:
         ).first()
         return None if row is None else f"{row[0]}@{row[1]}"
 
-    def _version_id(self, s: Session, ref: str) -> int:
-        name, _, version = ref.partition("@")
-        vid = s.execute(
-            select(ModelVersion.id)
-            .join(Model, Model.id == ModelVersion.model_id)
-            .where(Model.name == name, ModelVersion.version == int(version))
-        ).scalar_one_or_none()
-        if vid is None:
-            raise NotFound(f"model version {ref!r} not found", ref=ref)
-        return int(vid)
-
     def _rev_info(self, s: Session, ep: Endpoint, r: EndpointRevision) -> RevisionInfo:
         return RevisionInfo(
             endpoint=ep.name,
@@ -134,30 +123,6 @@ class DeployService:
         return EndpointInfo(
             name=ep.name, site=ep.site, team=ep.team, current=current, revisions=infos
         )
-
-    def _model_resource(self, ref: str, principal: Principal) -> tuple[Resource, str | None]:
-        m = self.registry.show(principal, ref)
-        with self.rt.store.transaction() as s:
-            private = bool(
-                s.execute(
-                    select(ModelVersion.private_only).where(
-                        ModelVersion.id == self._version_id(s, m.ref)
-                    )
-                ).scalar_one()
-            )
-        res = Resource(
-            "Model",
-            m.ref,
-            {
-                "jurisdiction": m.jurisdiction,
-                "anonymised": m.anonymised,
-                "producers": [m.created_by],
-                "privateOnly": private,
-                "stage": m.stage,
-                "team": m.team,
-            },
-        )
-        return res, m.team
 
     # -- deploy ----------------------------------------------------------------------------
     def deploy(
@@ -208,8 +173,8 @@ class DeployService:
         if where is None:
             raise ValidationFailed("site: none given and no default_site in steward.yaml")
         self.rt.config.site(where)
-        resource, team = self._model_resource(model_ref, principal)
-        ref = resource.id
+        model = self.registry.show(principal, model_ref)
+        resource, team, ref = self.registry.policy_resource(model), model.team, model.ref
         action = Action(
             "deployment.create",
             resource,
@@ -233,7 +198,7 @@ class DeployService:
                 s.flush()
             else:
                 ep = self._endpoint(s, endpoint, lock=True)
-            vid = self._version_id(s, ref)
+            vid = self.registry.version_row(s, ref)[1].id
             candidate: int | None
             pct: int
             if strategy == "direct":

@@ -143,7 +143,7 @@ class GateService:
         model = self.registry.show(principal, model_ref)
         suite_name, gate = self.suite(model, suite)
         holdout, _, holdout_id = self.datasets.governed_view(holdout_ref)
-        resource = self._model_resource(model)
+        resource = self.registry.policy_resource(model)
         action = Action(
             "model.validate",
             resource,
@@ -235,7 +235,7 @@ class GateService:
         )
 
         def do(s: Session) -> ValidationInfo:
-            _, mv = self._version(s, model.ref)
+            _, mv = self.registry.version_row(s, model.ref)
             s.add(
                 Validation(
                     id=vid,
@@ -540,38 +540,6 @@ class GateService:
         }
 
     # -- reads -------------------------------------------------------------------------------
-    def _model_resource(self, model: ModelDetail) -> Resource:
-        return Resource(
-            "Model",
-            model.ref,
-            {
-                "jurisdiction": model.jurisdiction,
-                "anonymised": model.anonymised,
-                "producers": [model.created_by],
-                "privateOnly": False,
-                "team": model.team,
-            },
-        )
-
-    def _version(self, s: Session, ref: str, *, lock: bool = False) -> tuple[Model, ModelVersion]:
-        """The model and version rows; ``lock`` takes the model row's lock first (PostgreSQL
-        ``FOR UPDATE``; SQLite's write transaction is already exclusive), so that two
-        promotions of one model run one after the other."""
-        name, _, version = ref.partition("@")
-        if lock:
-            q = select(Model).where(Model.name == name)
-            if self.rt.store.dialect == "postgresql":
-                q = q.with_for_update()
-            s.execute(q).scalar_one_or_none()
-        row = s.execute(
-            select(Model, ModelVersion)
-            .join(ModelVersion, ModelVersion.model_id == Model.id)
-            .where(Model.name == name, ModelVersion.version == int(version))
-        ).first()
-        if row is None:
-            raise NotFound(f"model version {ref!r} not found", ref=ref)
-        return row[0], row[1]
-
     def _row(self, s: Session, vid: str) -> Validation:
         v = s.get(Validation, vid)
         if v is None:
@@ -638,7 +606,7 @@ class GateService:
         self.rt.door.check(principal, Action("system.read", Resource("System", "models")))
         with self.rt.store.transaction() as s:
             ref = self.registry.show(principal, model_ref).ref
-            _, mv = self._version(s, ref)
+            _, mv = self.registry.version_row(s, ref)
             rows = s.execute(
                 select(Validation)
                 .where(Validation.model_version_id == mv.id)
@@ -701,12 +669,12 @@ class GateService:
         ref = model.ref
         action = Action(
             "model.approve" if approve else "model.reject",
-            self._model_resource(model),
+            self.registry.policy_resource(model),
             payload={"model": ref, "note": note},
         )
         self.rt.door.check(principal, action)
         with self.rt.store.transaction() as s:
-            _, mv = self._version(s, ref)
+            _, mv = self.registry.version_row(s, ref)
             last = self._latest(s, mv)
             if last is not None and not last.passed:
                 self._current_pass(s, ref, mv)  # raises: it failed its gates
@@ -726,7 +694,7 @@ class GateService:
         required = self._required(model.team)
 
         def do(s: Session) -> StageInfo:
-            _, mv = self._version(s, ref)
+            _, mv = self.registry.version_row(s, ref)
             s.add(
                 Approval(
                     model_version_id=mv.id,
@@ -769,12 +737,12 @@ class GateService:
         ref = model.ref
         action = Action(
             "model.promote",
-            self._model_resource(model),
+            self.registry.policy_resource(model),
             payload={"model": ref, "stage": stage, "note": note},
         )
 
         def do(s: Session) -> StageInfo:
-            m, mv = self._version(s, ref, lock=True)
+            m, mv = self.registry.version_row(s, ref, lock=True)
             if stage == "retired":
                 if mv.stage == "retired":
                     raise Conflict(f"{ref} is already retired", model=ref)
@@ -842,7 +810,7 @@ class GateService:
             return self._stage_info(s, ref)
 
     def _stage_info(self, s: Session, ref: str) -> StageInfo:
-        m, mv = self._version(s, ref)
+        m, mv = self.registry.version_row(s, ref)
         v = self._latest(s, mv)
         approvals = self._approvals(s, mv, v.id) if v is not None else []
         history = s.execute(

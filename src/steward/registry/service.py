@@ -75,6 +75,7 @@ class ModelVersionInfo(BaseModel):
     jurisdiction: str
     anonymised: bool
     external: bool
+    private_only: bool = False
     objective: str
     family: str
     estimator: str
@@ -163,35 +164,49 @@ class ModelService:
         self.rt = rt
 
     # -- lookups ---------------------------------------------------------------------------
-    def _row(self, s: Session, ref: str) -> tuple[Model, ModelVersion]:
+    def version_row(
+        self, s: Session, ref: str, *, lock: bool = False
+    ) -> tuple[Model, ModelVersion]:
+        """The model and version rows of ``NAME@k`` (``NAME``: the latest version).
+
+        ``lock`` takes the model row's lock first (PostgreSQL ``FOR UPDATE``; SQLite's
+        write transaction is already exclusive), so that two changes of one model's stages
+        run one after the other.
+        """
         name, version = parse_model_ref(ref)
-        m = s.execute(select(Model).where(Model.name == name)).scalar_one_or_none()
+        q = select(Model).where(Model.name == name)
+        if lock and self.rt.store.dialect == "postgresql":
+            q = q.with_for_update()
+        m = s.execute(q).scalar_one_or_none()
         if m is None:
             raise NotFound(
                 f"model {name!r} not found; list them with 'steward model list'", model=name
             )
-        q = select(ModelVersion).where(ModelVersion.model_id == m.id)
-        q = (
-            q.order_by(ModelVersion.version.desc()).limit(1)
+        vq = select(ModelVersion).where(ModelVersion.model_id == m.id)
+        vq = (
+            vq.order_by(ModelVersion.version.desc()).limit(1)
             if version is None
-            else q.where(ModelVersion.version == version)
+            else vq.where(ModelVersion.version == version)
         )
-        v = s.execute(q).scalar_one_or_none()
+        v = s.execute(vq).scalar_one_or_none()
         if v is None:
             raise NotFound(f"model version {ref!r} not found", ref=ref)
         return m, v
 
     @staticmethod
-    def resource(m: Model, v: ModelVersion) -> Resource:
+    def policy_resource(info: ModelVersionInfo) -> Resource:
+        """The Cedar resource of a model version (what training, gates and deployment
+        decide on)."""
         return Resource(
             "Model",
-            f"{m.name}@{v.version}",
+            info.ref,
             {
-                "jurisdiction": v.jurisdiction,
-                "anonymised": v.anonymised,
-                "producers": [v.created_by],
-                "privateOnly": False,
-                "team": m.team,
+                "jurisdiction": info.jurisdiction,
+                "anonymised": info.anonymised,
+                "producers": [info.created_by],
+                "privateOnly": info.private_only,
+                "stage": info.stage,
+                "team": info.team,
             },
         )
 
@@ -216,6 +231,7 @@ class ModelService:
             jurisdiction=v.jurisdiction,
             anonymised=v.anonymised,
             external=v.external,
+            private_only=v.private_only,
             objective=v.objective,
             family=v.family,
             estimator=v.estimator,
@@ -309,7 +325,7 @@ class ModelService:
     def show(self, principal: Principal, ref: str) -> ModelDetail:
         self._read_check(principal)
         with self.rt.store.transaction() as s:
-            m, v = self._row(s, ref)
+            m, v = self.version_row(s, ref)
             profile = json.loads(v.profile_json)
             return ModelDetail(
                 **self._info(s, m, v).model_dump(),
@@ -326,7 +342,7 @@ class ModelService:
         """The full mergeable reference profile (features and predictions)."""
         self._read_check(principal)
         with self.rt.store.transaction() as s:
-            _, v = self._row(s, ref)
+            _, v = self.version_row(s, ref)
             out: dict[str, Any] = json.loads(v.profile_json)
             return out
 
@@ -334,8 +350,8 @@ class ModelService:
         """The ONNX bytes (decrypted). Reading a model is a read of its site's objects."""
         self._read_check(principal)
         with self.rt.store.transaction() as s:
-            m, v = self._row(s, ref)
-            resource = self.resource(m, v)
+            m, v = self.version_row(s, ref)
+            resource = self.policy_resource(self._info(s, m, v))
             site, digest = v.site, v.object_digest
         self.rt.door.check(
             principal,
@@ -359,7 +375,7 @@ class ModelService:
         """Detail and ONNX bytes of a deployed version, for the inference server (the
         deployment was decided and recorded; each prediction is authorised on its own)."""
         with self.rt.store.transaction() as s:
-            m, v = self._row(s, ref)
+            m, v = self.version_row(s, ref)
             detail = ModelDetail(
                 **self._info(s, m, v).model_dump(),
                 spec=json.loads(v.spec_json),
