@@ -32,7 +32,7 @@ from steward.kernels.pii import PII_TYPES
 from steward.kernels.profile import TableProfile
 from steward.policy import Principal, Resource
 from steward.runtime import Runtime
-from steward.store import Dataset, DatasetCopy, DatasetParent, DatasetVersion, governed_writes
+from steward.store import Dataset, DatasetCopy, DatasetParent, DatasetVersion
 
 __all__ = [
     "ColumnClass",
@@ -161,36 +161,6 @@ def _scratch(rt: Runtime) -> Iterator[Path]:
         yield d
     finally:
         shutil.rmtree(d, ignore_errors=True)
-
-
-@contextmanager
-def _discard_on_failure(rt: Runtime, site: str, digest_box: list[str]) -> Iterator[None]:
-    """If the governed action fails after writing a new object, remove that object."""
-    try:
-        yield
-    except BaseException:
-        with governed_writes("cleanup.failed-action"):
-            for digest in digest_box:
-                if not _is_referenced(rt, site, digest):
-                    rt.artifacts.discard(site, digest)
-        raise
-
-
-def _is_referenced(rt: Runtime, site: str, digest: str) -> bool:
-    from steward.store import StoredObject
-
-    with rt.store.transaction() as s:
-        in_versions = s.execute(
-            select(func.count())
-            .select_from(DatasetVersion)
-            .where(DatasetVersion.site == site, DatasetVersion.object_digest == digest)
-        ).scalar_one()
-        in_objects = s.execute(
-            select(func.count())
-            .select_from(StoredObject)
-            .where(StoredObject.site == site, StoredObject.digest == digest)
-        ).scalar_one()
-    return bool(in_versions or in_objects)
 
 
 class IngestResult(BaseModel):
@@ -522,7 +492,7 @@ class DatasetService:
             s.flush()
             return self._info(s, ds, v)
 
-        with _discard_on_failure(self.rt, site, written):
+        with self.rt.discard_on_failure(site, written):
             return self.rt.door.run(principal, action, do)
 
     # -- listing and show ------------------------------------------------------------
@@ -680,7 +650,7 @@ class DatasetService:
                 created_at=_utc(row.created_at),
             )
 
-        with _discard_on_failure(self.rt, to_site, written):
+        with self.rt.discard_on_failure(to_site, written):
             return self.rt.door.run(principal, action, do)
 
     # -- classification overrides ----------------------------------------------------

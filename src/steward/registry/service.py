@@ -297,15 +297,6 @@ class ModelService:
         s.flush()
         return self._info(s, m, v)
 
-    def is_referenced(self, site: str, digest: str) -> bool:
-        with self.rt.store.transaction() as s:
-            n = s.execute(
-                select(func.count())
-                .select_from(ModelVersion)
-                .where(ModelVersion.site == site, ModelVersion.object_digest == digest)
-            ).scalar_one()
-        return bool(n)
-
     # -- reads -----------------------------------------------------------------------------
     def _read_check(self, principal: Principal) -> None:
         self.rt.door.check(principal, Action("system.read", Resource("System", "models")))
@@ -522,16 +513,8 @@ class ModelService:
                 ),
             )
 
-        try:
+        with self.rt.discard_on_failure(where, written):
             return self.rt.door.run(principal, action, do)
-        except BaseException:
-            for digest in written:
-                if not self.is_referenced(where, digest):
-                    from steward.store import governed_writes
-
-                    with governed_writes("cleanup.failed-action"):
-                        self.rt.artifacts.discard(where, digest)
-            raise
 
 
 def schema_merge(

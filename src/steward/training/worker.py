@@ -32,7 +32,7 @@ from steward.errors import StewardError
 from steward.policy import Principal, Resource
 from steward.registry import ModelService, NewVersion, build_card
 from steward.runtime import Runtime
-from steward.store import Job, governed_writes
+from steward.store import Job
 from steward.training.executors import Executor, TaskOutcome, TrainTask, make_executor
 from steward.training.queue import JobQueue, Lost, worker_name
 from steward.training.spec import TrainingSpec
@@ -360,14 +360,8 @@ class Worker:
             if closed is None:
                 raise _NotHeld(job_id)
 
-        try:
+        with self.rt.discard_on_failure(site, written):
             self.rt.door.record(owner, action, do, follows=f"model.train job {job_id}")
-        except BaseException:
-            for digest in written:
-                if not registry.is_referenced(site, digest):
-                    with governed_writes("cleanup.failed-action"):
-                        self.rt.artifacts.discard(site, digest)
-            raise
 
 
 def _class_counts(classification: list[Any]) -> dict[str, int]:
