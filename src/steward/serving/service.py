@@ -160,28 +160,35 @@ class ServingService:
             registry=self.metrics,
         )
         self._windows: dict[str, deque[float]] = {}
-        self._counts: dict[str, dict[str, int]] = {}
         self._last_revision: dict[str, int] = {}
 
     # -- measuring ---------------------------------------------------------------------------
     def _record(
-        self, endpoint: str, outcome: str, seconds: float, loaded: _Loaded | None, model: str
+        self,
+        endpoint: str,
+        outcome: str,
+        seconds: float,
+        revision: int | None = None,
+        model: str = "",
     ) -> None:
         self._requests.labels(endpoint, outcome).inc()
-        counts = self._counts.setdefault(endpoint, {"ok": 0, "rejected": 0, "error": 0})
-        counts[outcome] = counts.get(outcome, 0) + 1
-        if outcome == "ok" and loaded is not None:
-            rev = str(loaded.revision.revision)
-            self._latency.labels(endpoint, rev, model).observe(seconds)
+        if outcome == "ok" and revision is not None:
+            self._latency.labels(endpoint, str(revision), model).observe(seconds)
             self._windows.setdefault(endpoint, deque(maxlen=WINDOW)).append(seconds)
-            self._last_revision[endpoint] = loaded.revision.revision
+            self._last_revision[endpoint] = revision
+
+    def _count(self, endpoint: str, outcome: str) -> int:
+        value = self.metrics.get_sample_value(
+            "steward_inference_requests_total", {"endpoint": endpoint, "outcome": outcome}
+        )
+        return int(value or 0)
 
     def status(self, principal: Principal, endpoint: str) -> EndpointStatus:
         """Latency percentiles over the last requests against the endpoint's budget."""
         self.rt.door.check(principal, Action("system.read", Resource("System", "endpoints")))
         self.deploy.current(endpoint)  # 404 for an unknown endpoint
         window = sorted(self._windows.get(endpoint, ()))
-        counts = self._counts.get(endpoint, {})
+        counts = {o: self._count(endpoint, o) for o in ("ok", "rejected", "error")}
         budget = self.rt.config.serving.budget_ms(endpoint)
 
         def pct(q: float) -> float | None:
@@ -194,8 +201,8 @@ class ServingService:
             endpoint=endpoint,
             revision=self._last_revision.get(endpoint),
             requests=sum(counts.values()),
-            errors=counts.get("error", 0),
-            rejected=counts.get("rejected", 0),
+            errors=counts["error"],
+            rejected=counts["rejected"],
             p50_ms=pct(0.50),
             p95_ms=pct(0.95),
             p99_ms=p99,
@@ -210,20 +217,24 @@ class ServingService:
         try:
             result = fn(*args, **kwargs)
         except ValidationFailed:
-            self._record(endpoint, "rejected", time.perf_counter() - t0, None, "")
+            self._record(endpoint, "rejected", time.perf_counter() - t0)
             raise
         except NotFound:
             raise
         except Exception:
-            self._record(endpoint, "error", time.perf_counter() - t0, None, "")
+            self._record(endpoint, "error", time.perf_counter() - t0)
             raise
-        loaded = self._endpoints.get(endpoint, (0.0, None))[1]
-        model = (
-            str(getattr(result, "parameters", {}).get("model", ""))
-            if not isinstance(result, dict)
-            else str(result.get("model", ""))
+        # the revision and model that answered, as the response says (a swap meanwhile
+        # cannot mislabel the measurement)
+        params = result if isinstance(result, dict) else result.parameters
+        revision = params.get("revision")
+        self._record(
+            endpoint,
+            "ok",
+            time.perf_counter() - t0,
+            int(revision) if revision is not None else None,
+            str(params.get("model", "")),
         )
-        self._record(endpoint, "ok", time.perf_counter() - t0, loaded, model)
         return result
 
     # -- loading -----------------------------------------------------------------------------
