@@ -211,7 +211,10 @@ class Spans:
             for owner, attr in targets:
                 original = owner.__dict__[attr]
                 saved.append((owner, attr, original))
-                setattr(owner, attr, self._wrap(original, attr))
+                if isinstance(original, staticmethod):
+                    setattr(owner, attr, staticmethod(self._wrap(original.__func__, attr)))
+                else:
+                    setattr(owner, attr, self._wrap(original, attr))
             yield self
         finally:
             for owner, attr, original in reversed(saved):

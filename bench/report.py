@@ -6,6 +6,8 @@ from typing import Any
 
 from classify import ClassifyResult, RegisterResult
 from gates_bench import GatesResult
+from mdtable import met as _met
+from mdtable import table as _table
 from report_datasets import datasets_aims, datasets_sections
 from report_gates import gates_aims, gates_sections
 from report_training import training_aims, training_sections
@@ -27,22 +29,12 @@ def _ms(x: float) -> str:
     return f"{x:.3f}" if x < 10 else f"{x:.1f}"
 
 
-def _met(ok: bool) -> str:
-    return "**met**" if ok else "**NOT met**"
-
-
 def door_overhead(door: dict[str, Sample]) -> tuple[float, float]:
     """(median, p99) in ms of Door.run minus the bare write transaction."""
     return (
         door["door"].median_ms - door["bare"].median_ms,
         door["door"].p99_ms - door["bare"].p99_ms,
     )
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
 
 
 def _summary(

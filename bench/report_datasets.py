@@ -2,32 +2,16 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
 from classify import ClassifyResult, RegisterResult
+from mdtable import met as _met
+from mdtable import table as _table
+from mdtable import version_of as _version
 from presidio_run import to_steward
 
 __all__ = ["CLASSIFY_AIM_RATIO", "REGISTER_AIM_BYTES", "datasets_aims", "datasets_sections"]
 
 CLASSIFY_AIM_RATIO = 1000.0
 REGISTER_AIM_BYTES = 1.5e9
-
-
-def _version(dist: str) -> str:
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return "?"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
-
-
-def _met(ok: bool) -> str:
-    return "**met**" if ok else "**NOT met**"
 
 
 def _mib(x: float) -> str:

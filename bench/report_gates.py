@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from statistics import median
 
 from gates_bench import (
@@ -16,23 +15,11 @@ from gates_bench import (
     Step,
     ValidateResult,
 )
+from mdtable import table as _table
 
 __all__ = ["gates_aims", "gates_sections"]
 
 NO_AIM = "measured (no aim given)"
-
-
-def _version(dist: str) -> str:
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return "?"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
 
 
 def _s(seconds: float) -> str:
@@ -257,8 +244,8 @@ def _validate_section(v: ValidateResult, number: int) -> list[str]:
         "The robustness checks perturb and probe a fixed prefix of the holdout "
         f"({v.robustness_rows:,} rows), so their cost does not grow with the holdout; the "
         "training-data audit runs over all the training rows, whatever the holdout. "
-        "`validate` reads the training data twice: once for the overlap check and once more "
-        "for the robustness audit. ONNX Runtime (the prediction and the flips) runs on both "
+        "`validate` reads the training data once, for both the overlap check and the "
+        "robustness audit. ONNX Runtime (the prediction and the flips) runs on both "
         "cores, so those rows vary most from run to run when the machine is shared.",
     ]
     return lines

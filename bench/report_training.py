@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
-
+from mdtable import met as _met
+from mdtable import table as _table
+from mdtable import version_of as _version
 from training_bench import (
     LatencyResult,
     OverheadResult,
@@ -16,23 +17,6 @@ __all__ = ["ONNX_AIM_RATIO", "training_aims", "training_sections"]
 
 ONNX_AIM_RATIO = 10.0
 NO_AIM = "measured (no aim given)"
-
-
-def _version(dist: str) -> str:
-    try:
-        return version(dist)
-    except PackageNotFoundError:
-        return "?"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
-
-
-def _met(ok: bool) -> str:
-    return "**met**" if ok else "**NOT met**"
 
 
 def _ms(seconds: float) -> str:
