@@ -122,10 +122,6 @@ class LineageNode(BaseModel):
     parents: list[LineageNode] = Field(default_factory=list)
 
 
-def _utc(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
 class _Rechunker:
     """Re-cut a stream of batches into batches of exactly BATCH_ROWS rows (the last
     shorter), so the fingerprint does not depend on how the input was chunked."""
@@ -243,7 +239,7 @@ class DatasetService:
             parents=self._parents(s, v.id),
             description=v.description,
             created_by=v.created_by,
-            created_at=_utc(v.created_at),
+            created_at=v.created_at,
         )
 
     # -- ingest ----------------------------------------------------------------------
@@ -526,7 +522,7 @@ class DatasetService:
                         to_site=c.to_site,
                         bytes=c.bytes,
                         created_by=c.created_by,
-                        created_at=_utc(c.created_at),
+                        created_at=c.created_at,
                     )
                     for c in copies
                 ],
@@ -549,7 +545,7 @@ class DatasetService:
             ref=f"{ds.name}@{v.version}",
             transform=v.transform,
             created_by=v.created_by,
-            created_at=_utc(v.created_at),
+            created_at=v.created_at,
         )
         if depth > 64:
             return node
@@ -647,7 +643,7 @@ class DatasetService:
                 to_site=to_site,
                 bytes=len(data),
                 created_by=principal.name,
-                created_at=_utc(row.created_at),
+                created_at=row.created_at,
             )
 
         with self.rt.discard_on_failure(to_site, written):

@@ -54,10 +54,6 @@ class EndpointInfo(BaseModel):
     revisions: list[RevisionInfo]
 
 
-def _utc(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
 class DeployService:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -106,7 +102,7 @@ class DeployService:
             percent=r.percent,
             reason=r.reason,
             created_by=r.created_by,
-            created_at=_utc(r.created_at),
+            created_at=r.created_at,
             current=r.revision == ep.current_revision,
         )
 

@@ -577,7 +577,7 @@ class GateService:
             stale_reason=stale,
             report_hash=v.report_hash,
             created_by=v.created_by,
-            created_at=v.created_at if v.created_at.tzinfo else v.created_at.replace(tzinfo=UTC),
+            created_at=v.created_at,
             report=ValidationReport.model_validate_json(v.report_json),
         )
 
@@ -828,9 +828,7 @@ class GateService:
                     decision=a.decision,
                     note=a.note,
                     validation=a.validation_id,
-                    created_at=a.created_at
-                    if a.created_at.tzinfo
-                    else a.created_at.replace(tzinfo=UTC),
+                    created_at=a.created_at,
                 )
                 for a in approvals
             ],
@@ -841,9 +839,7 @@ class GateService:
                     "to": h.to_stage,
                     "by": h.changed_by,
                     "reason": h.reason,
-                    "at": (
-                        h.created_at if h.created_at.tzinfo else h.created_at.replace(tzinfo=UTC)
-                    ).isoformat(),
+                    "at": h.created_at.isoformat(),
                 }
                 for h in history
             ],

@@ -61,15 +61,11 @@ def _info(row: ApiToken) -> TokenInfo:
         user=row.user_name,
         name=row.name,
         created_by=row.created_by,
-        created_at=_utc(row.created_at),
-        expires_at=_utc(row.expires_at),
-        revoked_at=_utc(row.revoked_at) if row.revoked_at else None,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at if row.revoked_at else None,
         scope=row.scope,
     )
-
-
-def _utc(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 class IdentityService:
@@ -216,8 +212,8 @@ class IdentityService:
             raise Unauthenticated("unknown token")
         if row.revoked_at is not None:
             raise Unauthenticated(f"token {row.id} was revoked")
-        if _utc(row.expires_at) <= datetime.now(UTC):
-            raise Unauthenticated(f"token {row.id} expired at {_utc(row.expires_at).isoformat()}")
+        if row.expires_at <= datetime.now(UTC):
+            raise Unauthenticated(f"token {row.id} expired at {row.expires_at.isoformat()}")
         if row.user_name not in self.rt.config.users:
             raise Unauthenticated(f"token {row.id} belongs to a user no longer configured")
         return Principal(row.user_name), row.scope

@@ -34,7 +34,7 @@ class ObjectInfo(BaseModel):
 
 
 def _info(row: StoredObject) -> ObjectInfo:
-    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=UTC)
+    created = row.created_at
     return ObjectInfo(
         site=row.site,
         digest=row.digest,

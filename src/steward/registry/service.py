@@ -52,10 +52,6 @@ _ONNX_TYPES = {
 }
 
 
-def _utc(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
 def parse_model_ref(ref: str) -> tuple[str, int | None]:
     name, sep, version = ref.partition("@")
     if not name or (sep and not version.isdigit()):
@@ -241,7 +237,7 @@ class ModelService:
             object_digest=v.object_digest,
             job_id=v.job_id,
             created_by=v.created_by,
-            created_at=_utc(v.created_at),
+            created_at=v.created_at,
         )
 
     # -- write (inside a governed step of the caller) ---------------------------------------

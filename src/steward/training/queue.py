@@ -45,12 +45,6 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def _utc(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
 def worker_name() -> str:
     """``host:pid`` of this process: how a job records who runs it."""
     return f"{socket.gethostname()}:{os.getpid()}"
@@ -180,7 +174,7 @@ class JobQueue:
         mine = this_host is not None and host == this_host and pid.isdigit()
         if mine and int(pid) != os.getpid() and not _pid_alive(int(pid)):
             return f"worker process {job.worker} has exited"
-        beat = _utc(job.heartbeat_at)
+        beat = job.heartbeat_at
         if beat is None or beat < cutoff:
             when = beat.isoformat(timespec="seconds") if beat else "never"
             return f"no heartbeat from {job.worker} since {when}"

@@ -73,12 +73,6 @@ class JobLogLine(BaseModel):
     line: str
 
 
-def _utc(dt: datetime | None) -> datetime | None:
-    if dt is None:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
 def parse_spec(raw: TrainingSpec | dict[str, Any]) -> TrainingSpec:
     """A spec from a mapping, with one line per problem (like the configuration)."""
     if isinstance(raw, TrainingSpec):
@@ -387,9 +381,9 @@ class TrainingService:
             placement=(json.loads(job.placement).get("reason", "") if job.placement else ""),
             executor=job.executor,
             created_by=job.created_by,
-            created_at=_utc(job.created_at) or datetime.now(UTC),
-            started_at=_utc(job.started_at),
-            finished_at=_utc(job.finished_at),
+            created_at=job.created_at or datetime.now(UTC),
+            started_at=job.started_at,
+            finished_at=job.finished_at,
             attempts=job.attempts,
             max_attempts=job.max_attempts,
             worker=job.worker,
@@ -436,9 +430,7 @@ class TrainingService:
                 select(JobLog).where(JobLog.job_id == job_id, JobLog.id > after).order_by(JobLog.id)
             ).scalars()
             return [
-                JobLogLine(
-                    seq=r.id, attempt=r.attempt, at=_utc(r.at) or datetime.now(UTC), line=r.line
-                )
+                JobLogLine(seq=r.id, attempt=r.attempt, at=r.at or datetime.now(UTC), line=r.line)
                 for r in rows
             ]
 
