@@ -17,6 +17,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from steward.kernels._common import KernelInputError
+
 __all__ = [
     "MISSING",
     "ArrayLike",
@@ -34,25 +36,12 @@ IntArray: TypeAlias = npt.NDArray[np.int64]
 MISSING = "(missing)"
 
 
-class FairnessError(ValueError):
+class FairnessError(KernelInputError):
     """Bad input to the fairness kernel.
 
     A ``ValueError`` with structured fields: ``parameter`` (the argument at fault),
     ``rows`` (how many rows are bad, when values are at fault) and ``first_row``.
     """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        parameter: str,
-        rows: int | None = None,
-        first_row: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.parameter = parameter
-        self.rows = rows
-        self.first_row = first_row
 
 
 def _flat(name: str, values: ArrayLike) -> npt.NDArray[Any]:

@@ -62,6 +62,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from steward.kernels._common import none_if_nan
 from steward.kernels.fairness._inputs import (
     ArrayLike,
     FairnessError,
@@ -92,11 +93,6 @@ DISPARITY_METRICS: tuple[str, ...] = (
     "accuracy",
     "roc_auc",
 )
-
-
-def _num(x: float) -> float | None:
-    """JSON has no NaN: an undefined value is ``None``."""
-    return None if math.isnan(x) else x
 
 
 @dataclass
@@ -144,7 +140,7 @@ class GroupMetrics:
             "false_positives": self.false_positives,
             "false_negatives": self.false_negatives,
             "true_negatives": self.true_negatives,
-            **{m: _num(getattr(self, m)) for m in (*RATES, "roc_auc")},
+            **{m: none_if_nan(getattr(self, m)) for m in (*RATES, "roc_auc")},
         }
 
 
@@ -188,10 +184,10 @@ class Disparity:
     def to_dict(self) -> dict[str, Any]:
         return {
             "metric": self.metric,
-            "difference": _num(self.difference),
-            "ratio": _num(self.ratio),
-            "lowest": _num(self.lowest),
-            "highest": _num(self.highest),
+            "difference": none_if_nan(self.difference),
+            "ratio": none_if_nan(self.ratio),
+            "lowest": none_if_nan(self.lowest),
+            "highest": none_if_nan(self.highest),
             "lowest_group": self.lowest_group,
             "highest_group": self.highest_group,
             "groups_compared": self.groups_compared,
@@ -227,13 +223,13 @@ class FairnessSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "demographic_parity_difference": _num(self.demographic_parity_difference),
-            "demographic_parity_ratio": _num(self.demographic_parity_ratio),
-            "equalized_odds_difference": _num(self.equalized_odds_difference),
-            "equalized_odds_ratio": _num(self.equalized_odds_ratio),
+            "demographic_parity_difference": none_if_nan(self.demographic_parity_difference),
+            "demographic_parity_ratio": none_if_nan(self.demographic_parity_ratio),
+            "equalized_odds_difference": none_if_nan(self.equalized_odds_difference),
+            "equalized_odds_ratio": none_if_nan(self.equalized_odds_ratio),
             "equalized_odds_difference_from": self.equalized_odds_difference_from,
             "equalized_odds_ratio_from": self.equalized_odds_ratio_from,
-            "accuracy_difference": _num(self.accuracy_difference),
+            "accuracy_difference": none_if_nan(self.accuracy_difference),
             "groups_judged": self.groups_judged,
             "disparities": {k: d.to_dict() for k, d in self.disparities.items()},
         }

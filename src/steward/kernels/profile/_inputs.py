@@ -8,7 +8,6 @@ float64 numpy arrays for numbers and times, Arrow string arrays for categories.
 from __future__ import annotations
 
 import base64
-import math
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeAlias, TypeVar
 
@@ -16,6 +15,8 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from steward.kernels._common import none_if_nan
 
 __all__ = [
     "QUANTILES",
@@ -97,11 +98,6 @@ def check_state(d: dict[str, Any], kind: str, keys: Sequence[str]) -> None:
     missing = [k for k in keys if k not in d]
     if missing:
         raise ValueError(f"{kind} state: missing keys {missing}")
-
-
-def none_if_nan(x: float) -> float | None:
-    """JSON has no NaN: an undefined statistic is ``None``."""
-    return None if math.isnan(x) else x
 
 
 def _arrow_to_float(arr: pa.Array) -> Float64Array:

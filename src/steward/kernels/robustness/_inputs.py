@@ -15,6 +15,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from steward.kernels._common import KernelInputError, none_if_nan
+
 __all__ = [
     "ArrayLike",
     "RobustnessError",
@@ -29,31 +31,13 @@ __all__ = [
 ArrayLike: TypeAlias = "npt.NDArray[Any] | pa.Array | pa.ChunkedArray | Sequence[Any]"
 
 
-class RobustnessError(ValueError):
+class RobustnessError(KernelInputError):
     """Bad input to a robustness kernel, or a model that fails where it must not (on the
     unperturbed data).
 
     A ``ValueError`` with structured fields: ``parameter`` (the argument at fault) and,
     when values are at fault, ``rows`` and ``first_row``.
     """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        parameter: str,
-        rows: int | None = None,
-        first_row: int | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.parameter = parameter
-        self.rows = rows
-        self.first_row = first_row
-
-
-def none_if_nan(x: float | None) -> float | None:
-    """JSON has no NaN: an undefined value is ``None``."""
-    return None if x is None or math.isnan(x) else x
 
 
 def check_int(name: str, value: object, *, low: int = 0) -> int:
