@@ -142,6 +142,10 @@ class JobQueue:
         """
         cutoff = now() - timedelta(seconds=lost_after)
         out: list[Lost] = []
+        with self.store.transaction() as s:  # the usual case, nothing lost: no write lock
+            running = s.execute(select(Job).where(Job.state == "running")).scalars().all()
+            if not any(self._gone(j, cutoff, this_host) for j in running):
+                return out
         with self._write("job.reap") as s:
             q = select(Job).where(Job.state == "running")
             if self.store.dialect == "postgresql":
