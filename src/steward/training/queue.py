@@ -83,10 +83,10 @@ class JobQueue:
     def claim(self, worker: str, job_id: str | None = None) -> Job | None:
         """Take the oldest queued job (or ``job_id`` if it is still queued)."""
         with self.store.transaction() as s:  # nothing queued (an idle worker): no write lock
-            q = select(Job.id).where(Job.state == "queued")
+            probe = select(Job.id).where(Job.state == "queued")
             if job_id is not None:
-                q = q.where(Job.id == job_id)
-            if s.execute(q.limit(1)).first() is None:
+                probe = probe.where(Job.id == job_id)
+            if s.execute(probe.limit(1)).first() is None:
                 return None
         with self._write("job.claim") as s:
             q = select(Job).where(Job.state == "queued")
