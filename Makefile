@@ -35,8 +35,19 @@ $(VENV)/.bench-installed: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,demo,ray,bench]'
 	touch $@
 
-bench: $(VENV)/.bench-installed
+# The serving benchmark's peer, MLServer, in a venv of its own: it pins FastAPI, pydantic
+# and uvicorn versions that differ from Steward's. Same ONNX Runtime as Steward's.
+MLSERVER_VENV := .venv-mlserver
+
+$(MLSERVER_VENV)/.installed:
+	$(PYTHON) -m venv $(MLSERVER_VENV)
+	$(MLSERVER_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(MLSERVER_VENV)/bin/python -m pip install --quiet mlserver==1.7.1 \
+		onnxruntime==$$($(BIN)/python -c 'from importlib.metadata import version; print(version("onnxruntime"))')
+	touch $@
+
+bench: $(VENV)/.bench-installed $(MLSERVER_VENV)/.installed
 	$(BIN)/python bench/run.py --output docs/benchmarks.md
 
 clean:
-	rm -rf $(VENV) .steward-demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MLSERVER_VENV) .steward-demo .pytest_cache .mypy_cache .ruff_cache

@@ -30,6 +30,9 @@ from steward.runtime import Runtime
 from steward.store import Base
 
 LEDGER_TABLES = {"audit_entries", "audit_head"}
+# The prediction log records answers to authorised reads (each prediction is checked by
+# the door); like the ledger it is a record, not state a prediction changes.
+LOG_TABLES = {"predictions"}
 # Governed actions whose only effect is their audit entry (reversing tokens discloses
 # data: it changes no table, but it must be on the record).
 RECORD_ONLY = {("POST", "/v1/datasets/{ref}/detokenise")}
@@ -42,7 +45,7 @@ def state_of(rt: Runtime) -> str:
     h = hashlib.sha256()
     with rt.store.transaction() as s:
         for table in Base.metadata.sorted_tables:
-            if table.name in LEDGER_TABLES:
+            if table.name in LEDGER_TABLES | LOG_TABLES:
                 continue
             rows = s.execute(select(table)).all()
             h.update(table.name.encode())
@@ -167,6 +170,7 @@ def _route_examples(client: TestClient, rt: Runtime) -> dict[tuple[str, str], Ca
         ),
         ("POST", "/v2/models/{name}/infer"): lambda: _infer(client, rt, "inf", versioned=False),
         ("POST", "/v1/endpoints/{name}/predict"): lambda: _predict(client, rt, "pred"),
+        ("POST", "/v1/endpoints/{name}/feedback"): lambda: _feedback(client, rt, "fb"),
         ("POST", "/v2/models/{name}/versions/{version}/infer"): lambda: _infer(
             client, rt, "infv", versioned=True
         ),
@@ -302,6 +306,14 @@ def _predict(client: TestClient, rt: Runtime, name: str) -> Callable[[], Any]:
     DeployService(rt).deploy(Principal("admin"), model, endpoint=f"{name}-ep", site="eu-fra")
     body = {"records": [{"id": 5}, {"id": 6}]}
     return lambda: client.post(f"/v1/endpoints/{name}-ep/predict", json=body)
+
+
+def _feedback(client: TestClient, rt: Runtime, name: str) -> Callable[[], Any]:
+    """A logged prediction (set-up); the call labels its second row."""
+    assert _predict(client, rt, name)().status_code == 200
+    rid = client.post(f"/v1/endpoints/{name}-ep/predict", json={"records": [{"id": 7}]}).json()
+    body = {"labels": [{"request_id": rid["request_id"], "row": 0, "label": 21.5}]}
+    return lambda: client.post(f"/v1/endpoints/{name}-ep/feedback", json=body)
 
 
 def _refused(call: Callable[[], Any]) -> None:
@@ -489,6 +501,11 @@ def _sdk_examples(sw: Steward, tmp: Path) -> dict[str, tuple[str | None, Callabl
         # embedded, it refuses: the figures live in the serving process (tested remotely)
         "endpoint_status": (None, lambda: _refused(lambda: sw.endpoint_status("sdk-live"))),
         "endpoint": (None, lambda: sw.endpoint("sdk-live")),
+        "predict": (None, lambda: sw.predict("sdk-live", [{"id": 3}], request_id="sdk-r1")),
+        "feedback": (
+            "endpoint.feedback",
+            lambda: sw.feedback("sdk-live", [{"request_id": "sdk-r1", "label": 9.0}]),
+        ),
     }
 
 

@@ -6,7 +6,8 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -51,8 +52,10 @@ from steward.registry import ModelComparison, ModelDetail, ModelService, ModelVe
 from steward.runtime import Runtime
 from steward.serving import (
     EndpointStatus,
+    FeedbackResult,
     InferRequest,
     InferResponse,
+    Label,
     ModelMetadata,
     ServingService,
 )
@@ -83,6 +86,7 @@ MUTATING_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/endpoints/{name}/revisions"): "deployment.create",
     ("POST", "/v1/endpoints/{name}/promote"): "deployment.promote",
     ("POST", "/v1/endpoints/{name}/rollback"): "deployment.rollback",
+    ("POST", "/v1/endpoints/{name}/feedback"): "endpoint.feedback",
 }
 
 #: POST routes that change nothing (dry runs); a test checks that they really do not.
@@ -180,13 +184,24 @@ class RollbackRequest(BaseModel):
 
 class PredictRequest(BaseModel):
     records: list[dict[str, Any]] = Field(min_length=1, max_length=10_000)
+    request_id: str | None = Field(
+        None,
+        min_length=1,
+        max_length=128,
+        description="your id for this request (one is made if absent); feedback names it",
+    )
 
 
 class PredictResponse(BaseModel):
     endpoint: str
+    request_id: str
     model: str | None
     revision: int | None
     predictions: list[dict[str, Any]]
+
+
+class FeedbackRequest(BaseModel):
+    labels: list[Label] = Field(min_length=1, max_length=10_000)
 
 
 class V2Error(BaseModel):
@@ -252,7 +267,7 @@ _bearer = HTTPBearer(auto_error=False, description="an API token from 'steward t
 
 _SCOPED = re.compile(
     r"^/v2/models/(?P<e>[^/]+)(/versions/[^/]+)?(/ready|/infer)?$|"
-    r"^/v1/endpoints/(?P<e2>[^/]+)/predict$"
+    r"^/v1/endpoints/(?P<e2>[^/]+)/(predict|feedback)$"
 )
 
 
@@ -263,7 +278,7 @@ def _principal(
     identity: IdentityService = request.app.state.identity
     principal, scope = identity.authenticate_scoped(creds.credentials if creds else None)
     if scope is not None:
-        # an endpoint-scoped token: that endpoint's prediction routes, nothing else
+        # an endpoint-scoped token: that endpoint's prediction (and feedback) routes only
         m = _SCOPED.match(request.url.path)
         endpoint = (m.group("e") or m.group("e2")) if m else None
         if scope != f"endpoint:{endpoint}":
@@ -285,6 +300,14 @@ def _principal(
 Caller = Annotated[Principal, Depends(_principal)]
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    yield
+    serving = getattr(app.state, "serving", None)
+    if serving is not None:
+        serving.close()  # write the buffered prediction log before the process ends
+
+
 def create_app(rt: Runtime) -> FastAPI:
     """Build the API over one runtime (one Steward home)."""
     app = FastAPI(
@@ -292,6 +315,7 @@ def create_app(rt: Runtime) -> FastAPI:
         version="0.1.0",
         description="Govern what you train: the Steward control-plane API.",
         responses=_ERRORS,
+        lifespan=_lifespan,
     )
     app.state.rt = rt
 
@@ -902,8 +926,22 @@ def create_app(rt: Runtime) -> FastAPI:
     ) -> PredictResponse:
         """JSON records in, predictions out (the same model and checks as v2 infer)."""
         key = request.headers.get("x-steward-key")
-        out = serving.measured(name, serving.predict_records, p, name, body.records, key=key)
+        out = serving.measured(
+            name,
+            serving.predict_records,
+            p,
+            name,
+            body.records,
+            key=key,
+            request_id=body.request_id,
+        )
         return PredictResponse(**out)
+
+    @app.post("/v1/endpoints/{name}/feedback", response_model=FeedbackResult, tags=["inference"])
+    def feedback(p: Caller, name: str, body: FeedbackRequest) -> FeedbackResult:
+        """Ground-truth labels for earlier predictions, by the request ids their answers
+        carried (all or nothing; monitoring compares them with the predictions)."""
+        return serving.feedback(p, name, body.labels)
 
     @app.get("/v1/endpoints/{name}/status", response_model=EndpointStatus, tags=["inference"])
     def endpoint_status(p: Caller, name: str) -> EndpointStatus:

@@ -19,6 +19,7 @@ __all__ = [
     "FairnessGate",
     "GateSuite",
     "Gates",
+    "LogMask",
     "Prices",
     "Privacy",
     "Quotas",
@@ -262,13 +263,39 @@ class Gates(_Strict):
         return None if best is None else (best[1], best[2])
 
 
+_MaskOp = Literal["keep", "pseudonymise", "redact", "drop"]
+
+
+class LogMask(_Strict):
+    """How the prediction log stores a model input, by the category its training data's
+    classification gave the column: ``pseudonymise`` (keyed HMAC, the same pseudonym as in
+    masked datasets, so distributions and joins survive), ``redact``, ``drop`` or ``keep``."""
+
+    direct: _MaskOp = "pseudonymise"
+    quasi: _MaskOp = "keep"
+    special: _MaskOp = "pseudonymise"
+    free_text: _MaskOp = "redact"
+
+
 class Serving(_Strict):
-    """Latency budgets of endpoints: the p99 each should stay under (milliseconds)."""
+    """Latency budgets of endpoints (the p99 each should stay under, milliseconds) and the
+    prediction log: how often it is flushed and how it masks personal data."""
 
     default_latency_budget_ms: float = Field(50.0, gt=0, le=60_000)
     latency_budgets_ms: dict[str, Annotated[float, Field(gt=0, le=60_000)]] = Field(
         default_factory=dict, description="per endpoint name"
     )
+    log_flush_seconds: float = Field(
+        1.0, gt=0, le=300, description="a crash loses at most this much of the prediction log"
+    )
+    log_batch: int = Field(2000, ge=1, le=100_000, description="flush early at this many rows")
+    log_buffer: int = Field(
+        200_000,
+        ge=1000,
+        le=10_000_000,
+        description="rows held while the database cannot be written; the oldest are dropped",
+    )
+    log_mask: LogMask = Field(default_factory=lambda: LogMask())
 
     def budget_ms(self, endpoint: str) -> float:
         return self.latency_budgets_ms.get(endpoint, self.default_latency_budget_ms)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, TypeAdapter
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from steward import errors as E
 from steward.audit import LedgerFilter
@@ -44,7 +44,7 @@ from steward.registry import (
     render_markdown,
 )
 from steward.runtime import Runtime
-from steward.serving import EndpointStatus
+from steward.serving import EndpointStatus, FeedbackResult, Label, ServingService
 from steward.training import (
     JobInfo,
     JobLogLine,
@@ -176,6 +176,7 @@ class Steward:
             self._models = ModelService(self._rt)
             self._gates = GateService(self._rt)
             self._deploy = DeployService(self._rt)
+        self._serving: ServingService | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     @property
@@ -191,6 +192,8 @@ class Steward:
     def close(self) -> None:
         if self._remote is not None:
             self._remote.http.close()
+        if self._serving is not None:
+            self._serving.close()  # write the buffered prediction log
         if self._rt is not None:
             self._rt.close()
 
@@ -871,6 +874,50 @@ class Steward:
         if self._remote:
             return self._remote.model(EndpointInfo, "GET", f"/v1/endpoints/{name}")
         return self._deploy.endpoint(self._principal, name)
+
+    def _served(self) -> ServingService:
+        if self._serving is None:
+            self._serving = ServingService(self.runtime)
+        return self._serving
+
+    def predict(
+        self,
+        endpoint: str,
+        records: list[dict[str, Any]],
+        *,
+        request_id: str | None = None,
+        key: str | None = None,
+    ) -> dict[str, Any]:
+        """Predictions for JSON records (column → value) from what the endpoint serves.
+
+        The answer carries the ``request_id`` (yours, or a new one) that :meth:`feedback`
+        names later; ``key`` keeps a canary's routing sticky (e.g. a customer id)."""
+        if self._remote:
+            headers = {"x-steward-key": key} if key else {}
+            body = {"records": records, "request_id": request_id}
+            out: dict[str, Any] = self._remote.call(
+                "POST", f"/v1/endpoints/{endpoint}/predict", json=body, headers=headers
+            ).json()
+            return out
+        return self._served().predict_records(
+            self._principal, endpoint, records, key=key, request_id=request_id
+        )
+
+    def feedback(self, endpoint: str, labels: list[dict[str, Any] | Label]) -> FeedbackResult:
+        """Attach ground truth to earlier predictions: ``[{"request_id": ..., "row": 0,
+        "label": ...}]`` (all or nothing)."""
+        try:
+            parsed = [lb if isinstance(lb, Label) else Label.model_validate(lb) for lb in labels]
+        except ValidationError as exc:
+            raise E.ValidationFailed(
+                f"labels: expected {{request_id, row, label}} objects; {exc.errors()[0]['msg']}"
+            ) from None
+        if self._remote:
+            body = {"labels": [lb.model_dump(mode="json") for lb in parsed]}
+            return self._remote.model(
+                FeedbackResult, "POST", f"/v1/endpoints/{endpoint}/feedback", json=body
+            )
+        return self._served().feedback(self._principal, endpoint, parsed)
 
 
 def _as_file(source: Any) -> Path:

@@ -15,35 +15,47 @@ protocol's error shape).
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
+import uuid
 from collections import deque
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from pydantic import BaseModel, Field
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from steward.datasets import DatasetService
+from steward.datasets.mask import derive_key
 from steward.deploy import DeployService, RevisionInfo
 from steward.door import Action
-from steward.errors import NotFound, ValidationFailed
+from steward.errors import NotFound, StewardError, ValidationFailed
 from steward.kernels.routing import routes_to_candidate
 from steward.policy import Principal, Resource
 from steward.registry import ModelDetail, ModelService
 from steward.registry.runner import OnnxRunner
 from steward.runtime import Runtime
+from steward.serving.log import LogPlan, PredictionLog, Scored, log_plan
+from steward.store import Prediction, PredictionFeedback
 
 __all__ = [
     "EndpointStatus",
+    "FeedbackResult",
     "InferInput",
     "InferOutput",
     "InferRequest",
     "InferResponse",
+    "Label",
     "ModelMetadata",
     "ServingService",
+    "ShadowComparison",
     "TensorMetadata",
 ]
 
@@ -84,6 +96,20 @@ BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.
 WINDOW = 10_000  # latencies kept per endpoint for exact percentiles
 
 
+class ShadowComparison(BaseModel):
+    """A shadow revision's answers against the primary's, on the same logged rows."""
+
+    revision: int
+    primary: str
+    shadow: str
+    compared: int
+    agreement: float | None  # share of rows where both gave the same first output
+    primary_p50_ms: float | None
+    shadow_p50_ms: float | None
+    primary_p99_ms: float | None
+    shadow_p99_ms: float | None
+
+
 class EndpointStatus(BaseModel):
     endpoint: str
     revision: int | None
@@ -96,6 +122,24 @@ class EndpointStatus(BaseModel):
     budget_ms: float
     within_budget: bool | None
     window: int
+    logged: int = 0  # rows in the prediction log for this endpoint (primary answers)
+    pending_log_rows: int = 0  # rows buffered, not yet flushed
+    shadow: ShadowComparison | None = None
+
+
+class Label(BaseModel):
+    """Ground truth for one logged row: the request id the answer carried, the row within
+    that request (0 for single-row requests) and the true label or value."""
+
+    request_id: str = Field(min_length=1, max_length=128)
+    row: int = Field(0, ge=0)
+    label: Any
+
+
+class FeedbackResult(BaseModel):
+    endpoint: str
+    accepted: int
+    replaced: int  # labels that overwrote an earlier label for the same row
 
 
 class TensorMetadata(BaseModel):
@@ -126,6 +170,7 @@ class _Model:
     ref: str
     detail: ModelDetail
     runner: OnnxRunner
+    plan: LogPlan
 
 
 @dataclass(frozen=True)
@@ -161,6 +206,16 @@ class ServingService:
         )
         self._windows: dict[str, deque[float]] = {}
         self._last_revision: dict[str, int] = {}
+        self.log = PredictionLog(
+            rt.store,
+            rt.config.serving,
+            derive_key(rt.home.master_key(), "pseudonym"),
+            self.metrics,
+        )
+
+    def close(self) -> None:
+        """Write the buffered prediction log (the server calls this when it stops)."""
+        self.log.close()
 
     # -- measuring ---------------------------------------------------------------------------
     def _record(
@@ -197,6 +252,13 @@ class ServingService:
             return round(window[min(len(window) - 1, math.ceil(q * len(window)) - 1)] * 1e3, 3)
 
         p99 = pct(0.99)
+        rev, _ = self.deploy.current(endpoint)
+        with self.rt.store.transaction() as s:
+            logged = s.scalar(
+                select(func.count())
+                .select_from(Prediction)
+                .where(Prediction.endpoint == endpoint, Prediction.role == "primary")
+            )
         return EndpointStatus(
             endpoint=endpoint,
             revision=self._last_revision.get(endpoint),
@@ -209,7 +271,156 @@ class ServingService:
             budget_ms=budget,
             within_budget=None if p99 is None else p99 <= budget,
             window=len(window),
+            logged=int(logged or 0),
+            pending_log_rows=self.log.pending,
+            shadow=self.shadow_comparison(endpoint, rev) if rev.strategy == "shadow" else None,
         )
+
+    def shadow_comparison(
+        self, endpoint: str, rev: RevisionInfo, *, last: int = 10_000
+    ) -> ShadowComparison:
+        """Agreement and latency of a shadow revision against its primary, over the last
+        ``last`` rows the log holds answers from both for."""
+        with self.rt.store.transaction() as s:
+            shadow = (
+                select(
+                    Prediction.request_id, Prediction.row, Prediction.outputs, Prediction.latency_ms
+                )
+                .where(
+                    Prediction.endpoint == endpoint,
+                    Prediction.revision == rev.revision,
+                    Prediction.role == "shadow",
+                )
+                .order_by(Prediction.id.desc())
+                .limit(last)
+                .subquery()
+            )
+            pairs = s.execute(
+                select(
+                    Prediction.outputs, Prediction.latency_ms, shadow.c.outputs, shadow.c.latency_ms
+                )
+                .join(
+                    shadow,
+                    (Prediction.request_id == shadow.c.request_id)
+                    & (Prediction.row == shadow.c.row),
+                )
+                .where(
+                    Prediction.endpoint == endpoint,
+                    Prediction.revision == rev.revision,
+                    Prediction.role == "primary",
+                )
+            ).all()
+        same = 0
+        for p_out, _, s_out, _ in pairs:
+            a, b = json.loads(p_out), json.loads(s_out)
+            same += next(iter(a.values()), None) == next(iter(b.values()), None)
+
+        def p(values: list[float], q: float) -> float | None:
+            if not values:
+                return None
+            values = sorted(values)
+            return round(values[min(len(values) - 1, math.ceil(q * len(values)) - 1)], 3)
+
+        primary_ms = [r[1] for r in pairs]
+        shadow_ms = [r[3] for r in pairs]
+        return ShadowComparison(
+            revision=rev.revision,
+            primary=rev.primary,
+            shadow=rev.candidate or "",
+            compared=len(pairs),
+            agreement=round(same / len(pairs), 6) if pairs else None,
+            primary_p50_ms=p(primary_ms, 0.5),
+            shadow_p50_ms=p(shadow_ms, 0.5),
+            primary_p99_ms=p(primary_ms, 0.99),
+            shadow_p99_ms=p(shadow_ms, 0.99),
+        )
+
+    # -- feedback ------------------------------------------------------------------------------
+    def feedback(self, principal: Principal, endpoint: str, labels: list[Label]) -> FeedbackResult:
+        """Attach ground truth to logged rows by request id (the ids the answers carried).
+
+        All or nothing: an unknown request id or row, or the same row twice, refuses the
+        whole batch. A label for a row that already has one replaces it."""
+        if not labels:
+            raise ValidationFailed("labels: expected at least one label")
+        if len(labels) > 10_000:
+            raise ValidationFailed(
+                f"labels: at most 10000 per call; found {len(labels)}. Send them in batches.",
+                expected=10_000,
+                found=len(labels),
+            )
+        _, team = self.deploy.current(endpoint)  # 404 for an unknown endpoint
+        keys = [(lb.request_id, lb.row) for lb in labels]
+        seen: set[tuple[str, int]] = set()
+        for k in keys:
+            if k in seen:
+                raise ValidationFailed(
+                    f"labels: request {k[0]} row {k[1]} appears twice", request_id=k[0], row=k[1]
+                )
+            seen.add(k)
+        self.log.flush()  # answers given a moment ago are in the log before we look
+        ids = sorted({k[0] for k in keys})
+        with self.rt.store.transaction() as s:
+            known: set[tuple[str, int]] = set()
+            for start in range(0, len(ids), 500):
+                known.update(
+                    (r, n)
+                    for r, n in s.execute(
+                        select(Prediction.request_id, Prediction.row).where(
+                            Prediction.endpoint == endpoint,
+                            Prediction.role == "primary",
+                            Prediction.request_id.in_(ids[start : start + 500]),
+                        )
+                    )
+                )
+        unknown = [k for k in keys if k not in known]
+        if unknown:
+            shown = ", ".join(f"{r} row {n}" for r, n in unknown[:5])
+            raise ValidationFailed(
+                f"labels: {len(unknown)} label(s) name no logged prediction of endpoint "
+                f"{endpoint} ({shown}{', ...' if len(unknown) > 5 else ''}); use the request "
+                "ids the answers carried (and the row within a batched request)",
+                unknown=[{"request_id": r, "row": n} for r, n in unknown[:100]],
+            )
+        action = Action(
+            "endpoint.feedback",
+            Resource("Endpoint", endpoint, {"team": team}),
+            payload={"labels": len(labels), "requests": len(ids)},
+        )
+
+        def do(s: Session) -> FeedbackResult:
+            existing = {
+                (f.request_id, f.row): f
+                for start in range(0, len(ids), 500)
+                for f in s.scalars(
+                    select(PredictionFeedback).where(
+                        PredictionFeedback.endpoint == endpoint,
+                        PredictionFeedback.request_id.in_(ids[start : start + 500]),
+                    )
+                )
+            }
+            now = datetime.now(UTC)
+            replaced = 0
+            for lb in labels:
+                value = json.dumps(lb.label)
+                old = existing.get((lb.request_id, lb.row))
+                if old is not None:
+                    old.label, old.at, old.by = value, now, principal.name
+                    replaced += 1
+                else:
+                    s.add(
+                        PredictionFeedback(
+                            endpoint=endpoint,
+                            request_id=lb.request_id,
+                            row=lb.row,
+                            label=value,
+                            at=now,
+                            by=principal.name,
+                        )
+                    )
+            return FeedbackResult(endpoint=endpoint, accepted=len(labels), replaced=replaced)
+
+        return self.rt.door.run(principal, action, do)
 
     def measured(self, endpoint: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run one request through ``fn`` and record its outcome and latency."""
@@ -245,9 +456,32 @@ class ServingService:
                 m = self._models.get(ref)
                 if m is None:
                     detail, onnx = self.registry.serving_artifact(ref)
-                    m = _Model(ref, detail, OnnxRunner(onnx, detail.inputs, detail.classes))
+                    plan = log_plan(
+                        detail.ref,
+                        detail.inputs,
+                        detail.outputs,
+                        self._categories(detail),
+                        self.rt.config.serving.log_mask,
+                    )
+                    m = _Model(ref, detail, OnnxRunner(onnx, detail.inputs, detail.classes), plan)
                     self._models[ref] = m
         return m
+
+    def _categories(self, detail: ModelDetail) -> dict[str, str]:
+        """Column → classification category, over the datasets the model was trained on
+        (the most sensitive category wins where they disagree)."""
+        rank = {"none": 0, "quasi": 1, "free_text": 2, "special": 3, "direct": 4}
+        out: dict[str, str] = {}
+        datasets = DatasetService(self.rt)
+        for d in detail.lineage.get("datasets", []):
+            try:
+                view, _, _ = datasets.governed_view(d["ref"])
+            except (StewardError, KeyError):
+                continue  # an imported model's data is not in this home
+            for c in view.classification:
+                if rank.get(c.category, 0) > rank.get(out.get(c.column, "none"), 0):
+                    out[c.column] = c.category
+        return out
 
     def loaded(self, endpoint: str) -> _Loaded:
         """The endpoint's current revision with its sessions loaded (see module docs)."""
@@ -331,8 +565,12 @@ class ServingService:
         version: str | None = None,
         key: str | None = None,
     ) -> InferResponse:
+        started = time.perf_counter()
         loaded = self.authorise(principal, endpoint)
-        return self._infer(loaded, self._choose(loaded, endpoint, key), endpoint, request, version)
+        if request.id is None:
+            request = request.model_copy(update={"id": uuid.uuid4().hex})
+        model = self._choose(loaded, endpoint, key or request.id)
+        return self._infer(loaded, model, endpoint, request, version, started=started)
 
     def _infer(
         self,
@@ -341,8 +579,14 @@ class ServingService:
         endpoint: str,
         request: InferRequest,
         version: str | None = None,
+        *,
+        started: float,
+        source: str = "http",
+        lenient: bool = False,
     ) -> InferResponse:
-        """One request on one snapshot of the endpoint (a swap meanwhile does not mix)."""
+        """One request on one snapshot of the endpoint (a swap meanwhile does not mix),
+        logged under ``request.id``. ``lenient``: inputs the model does not take are
+        ignored (records carry every column; a shadow may take fewer inputs)."""
         rev = loaded.revision
         if version is not None and version != str(model.detail.version):
             raise ValidationFailed(
@@ -351,20 +595,57 @@ class ServingService:
                 expected=str(model.detail.version),
                 found=version,
             )
-        feeds, rows = self._feeds(model.detail, request)
+        feeds, rows = self._feeds(model.detail, _only(request, model) if lenient else request)
         outputs = model.runner.session.run(None, feeds)
-        shadow = loaded.candidate
-        if rev.strategy == "shadow" and shadow is not None:
-            # the shadow's answer is computed and never returned (the prediction log of a
-            # later step records it for comparison)
-            shadow.runner.session.run(None, self._feeds(shadow.detail, request)[0])
-        return InferResponse(
+        response = InferResponse(
             model_name=endpoint,
             model_version=str(model.detail.version),
             id=request.id,
             outputs=self._outputs(model.detail, outputs, rows),
             parameters={"model": model.ref, "revision": rev.revision},
         )
+        done = time.perf_counter()
+        request_id = str(request.id)
+        self.log.add(
+            Scored(
+                endpoint,
+                request_id,
+                "primary",
+                rev.revision,
+                model.plan,
+                source,
+                time.time(),
+                (done - started) * 1e3,
+                feeds,
+                outputs,
+                rows,
+            )
+        )
+        shadow = loaded.candidate
+        if rev.strategy == "shadow" and shadow is not None:
+            # the shadow's answer is computed, logged for comparison and never returned
+            try:
+                s_feeds, _ = self._feeds(shadow.detail, _only(request, shadow))
+                s_out = shadow.runner.session.run(None, s_feeds)
+            except Exception:  # a shadow's failure never reaches the caller
+                self._requests.labels(endpoint, "shadow_error").inc()
+            else:
+                self.log.add(
+                    Scored(
+                        endpoint,
+                        request_id,
+                        "shadow",
+                        rev.revision,
+                        shadow.plan,
+                        source,
+                        time.time(),
+                        (time.perf_counter() - done) * 1e3,
+                        s_feeds,
+                        s_out,
+                        rows,
+                    )
+                )
+        return response
 
     def predict_records(
         self,
@@ -373,16 +654,23 @@ class ServingService:
         records: list[dict[str, Any]],
         *,
         key: str | None = None,
+        request_id: str | None = None,
     ) -> dict[str, Any]:
         """The convenience form: JSON records (column → value) in, one prediction per
         record out (label and, for classifiers, class probabilities)."""
+        started = time.perf_counter()
         if not records:
             raise ValidationFailed("records: expected at least one record")
         loaded = self.authorise(principal, endpoint)
-        model = self._choose(loaded, endpoint, key)
+        request_id = request_id or uuid.uuid4().hex
+        model = self._choose(loaded, endpoint, key or request_id)
         detail = model.detail
         inputs = []
-        for spec in detail.inputs:
+        specs = {i["name"]: i for i in detail.inputs}
+        if loaded.revision.strategy == "shadow" and loaded.candidate is not None:
+            for i in loaded.candidate.detail.inputs:  # the shadow's too (it may need others)
+                specs.setdefault(i["name"], i)
+        for spec in specs.values():
             column = spec.get("column", spec["name"])
             missing = [i for i, r in enumerate(records) if column not in r]
             if missing:
@@ -400,7 +688,14 @@ class ServingService:
                     data=values,
                 )
             )
-        res = self._infer(loaded, model, endpoint, InferRequest(inputs=inputs))
+        res = self._infer(
+            loaded,
+            model,
+            endpoint,
+            InferRequest(id=request_id, inputs=inputs),
+            started=started,
+            lenient=True,
+        )
         labels = res.outputs[0].data
         probs = res.outputs[1].data if len(res.outputs) > 1 else None
         classes = detail.classes
@@ -413,6 +708,7 @@ class ServingService:
             out.append(item)
         return {
             "endpoint": endpoint,
+            "request_id": request_id,
             "model": res.parameters.get("model"),
             "revision": res.parameters.get("revision"),
             "predictions": out,
@@ -497,6 +793,14 @@ class ServingService:
                 InferOutput(name=spec["name"], shape=list(arr.shape), datatype=datatype, data=data)
             )
         return out
+
+
+def _only(request: InferRequest, model: _Model) -> InferRequest:
+    """The request with only the inputs ``model`` takes."""
+    names = {i["name"] for i in model.detail.inputs}
+    if all(i.name in names for i in request.inputs):
+        return request
+    return request.model_copy(update={"inputs": [i for i in request.inputs if i.name in names]})
 
 
 def _coerce(value: Any, datatype: str) -> Any:

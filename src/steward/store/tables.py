@@ -38,6 +38,8 @@ __all__ = [
     "Model",
     "ModelDataset",
     "ModelVersion",
+    "Prediction",
+    "PredictionFeedback",
     "StageChange",
     "StoredObject",
     "Validation",
@@ -414,3 +416,51 @@ class EndpointRevision(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (UniqueConstraint("endpoint_id", "revision", name="uq_endpoint_revisions"),)
+
+
+_LogId = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrements INTEGER only
+
+
+class Prediction(Base):
+    """One scored row: the prediction log. ``role`` is ``primary`` for the answer that was
+    returned and ``shadow`` for a shadow model's answer to the same row (never returned).
+    Inputs are stored with personal-data columns masked (see :mod:`steward.serving.log`).
+    One row per (endpoint, request id, row, role): a repeated request id is logged once."""
+
+    __tablename__ = "predictions"
+
+    id: Mapped[int] = mapped_column(_LogId, primary_key=True, autoincrement=True)
+    endpoint: Mapped[str] = mapped_column(String(128))
+    request_id: Mapped[str] = mapped_column(String(128))
+    row: Mapped[int] = mapped_column(Integer)
+    role: Mapped[str] = mapped_column(String(8))  # primary | shadow
+    revision: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(160))
+    source: Mapped[str] = mapped_column(String(8))  # http | stream
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    latency_ms: Mapped[float] = mapped_column(Float)
+    inputs: Mapped[str] = mapped_column(Text)  # JSON object, column -> value (masked)
+    outputs: Mapped[str] = mapped_column(Text)  # JSON object, output -> value
+
+    __table_args__ = (
+        UniqueConstraint("endpoint", "request_id", "row", "role", name="uq_predictions"),
+        Index("ix_predictions_endpoint_at", "endpoint", "at"),
+    )
+
+
+class PredictionFeedback(Base):
+    """The ground truth for one logged row, attached later through the feedback API."""
+
+    __tablename__ = "prediction_feedback"
+
+    id: Mapped[int] = mapped_column(_LogId, primary_key=True, autoincrement=True)
+    endpoint: Mapped[str] = mapped_column(String(128))
+    request_id: Mapped[str] = mapped_column(String(128))
+    row: Mapped[int] = mapped_column(Integer)
+    label: Mapped[str] = mapped_column(Text)  # JSON value
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by: Mapped[str] = mapped_column(String(128))
+
+    __table_args__ = (
+        UniqueConstraint("endpoint", "request_id", "row", name="uq_prediction_feedback"),
+    )

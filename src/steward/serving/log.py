@@ -1,0 +1,324 @@
+"""The prediction log: every scored row, written in batches off the request path.
+
+The request path only appends a :class:`Scored` (references to the arrays it already has)
+to a buffer; a background thread turns the buffer into rows of the ``predictions`` table
+every ``serving.log_flush_seconds`` (default 1 s), or sooner when ``serving.log_batch``
+rows are waiting. A crash therefore loses at most one flush interval of log, never an
+answer. If the database cannot be written, the rows stay buffered (up to
+``serving.log_buffer`` rows; beyond that the oldest are dropped and counted in
+``steward_prediction_log_dropped_rows_total``) and the next flush tries again.
+
+Inputs are stored masked by the category the model's training data classification gave
+each column (``serving.log_mask``): direct identifiers and special-category columns are
+pseudonymised with the home's pseudonym key (the same pseudonym as in masked datasets, so
+distributions and joins survive), free text is redacted, quasi-identifiers are kept.
+
+A row is identified by (endpoint, request id, row, role); writing one that is already
+logged is a no-op, so a request delivered twice (the stream consumer's at-least-once
+delivery) is logged once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import math
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+from prometheus_client import CollectorRegistry, Counter
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from steward.config import LogMask, Serving
+from steward.kernels.masking import pseudonymise, redact
+from steward.store import Prediction, Store, governed_writes
+
+__all__ = ["LogPlan", "PredictionLog", "Scored", "log_plan"]
+
+_log = logging.getLogger("steward.serving.log")
+ROLES = ("primary", "shadow")
+
+
+@dataclass(frozen=True)
+class LogPlan:
+    """How one model version's rows are logged: its ref, its inputs as (input name, logged
+    column, masking operator), and its output names."""
+
+    model: str
+    inputs: tuple[tuple[str, str, str], ...]
+    outputs: tuple[str, ...]
+
+    @property
+    def masked(self) -> dict[str, str]:
+        return {col: op for _, col, op in self.inputs if op != "keep"}
+
+
+def log_plan(
+    model: str,
+    inputs: Sequence[Mapping[str, Any]],
+    outputs: Sequence[Mapping[str, Any]],
+    categories: Mapping[str, str],
+    mask: LogMask,
+) -> LogPlan:
+    """The plan for a model whose inputs' columns have the given classification categories
+    (column → ``direct`` | ``quasi`` | ``special`` | ``free_text`` | ``none``)."""
+    ops = mask.model_dump()
+    planned = []
+    for spec in inputs:
+        column = str(spec.get("column", spec["name"]))
+        planned.append((str(spec["name"]), column, ops.get(categories.get(column, "none"), "keep")))
+    return LogPlan(model, tuple(planned), tuple(str(o["name"]) for o in outputs))
+
+
+@dataclass(slots=True)
+class Scored:
+    """One answered request (or a shadow's answer to it), as the request path hands it
+    over: nothing is converted until the log is flushed."""
+
+    endpoint: str
+    request_id: str
+    role: str
+    revision: int
+    plan: LogPlan
+    source: str
+    at: float  # time.time()
+    latency_ms: float
+    feeds: Mapping[str, npt.NDArray[Any]]
+    outputs: Sequence[Any]
+    rows: int
+    first_row: int = 0
+
+
+class PredictionLog:
+    """Buffered writer of the ``predictions`` table (see the module docs)."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: Serving,
+        pseudonym_key: bytes,
+        registry: CollectorRegistry | None = None,
+    ) -> None:
+        self.store = store
+        self.flush_seconds = settings.log_flush_seconds
+        self.batch = settings.log_batch
+        self.capacity = settings.log_buffer
+        self._key = pseudonym_key
+        self._buf: list[Scored] = []
+        self._rows = 0
+        self._lock = threading.Lock()
+        self._flushing = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._written = Counter(
+            "steward_prediction_log_rows",
+            "Rows written to the prediction log.",
+            registry=registry,
+        )
+        self._dropped = Counter(
+            "steward_prediction_log_dropped_rows",
+            "Rows dropped from the prediction log because the buffer was full.",
+            registry=registry,
+        )
+        self._failures = Counter(
+            "steward_prediction_log_flush_failures",
+            "Flushes of the prediction log that failed (the rows stay buffered).",
+            registry=registry,
+        )
+
+    # -- the request path --------------------------------------------------------------------
+    def add(self, entry: Scored) -> None:
+        with self._lock:
+            self._buf.append(entry)
+            self._rows += entry.rows
+            dropped = self._trim()
+            full = self._rows >= self.batch
+            start = self._thread is None or not self._thread.is_alive()
+            if start:
+                self._stop.clear()
+                self._thread = threading.Thread(
+                    target=self._run, name="steward-prediction-log", daemon=True
+                )
+                atexit.register(self.close)
+        if dropped:
+            self._dropped.inc(dropped)
+        if start:
+            self._thread.start()  # type: ignore[union-attr]
+        if full:
+            self._wake.set()
+
+    def _trim(self) -> int:
+        """Drop the oldest entries beyond the capacity (under the lock)."""
+        dropped = 0
+        while self._rows > self.capacity and len(self._buf) > 1:
+            old = self._buf.pop(0)
+            self._rows -= old.rows
+            dropped += old.rows
+        return dropped
+
+    @property
+    def pending(self) -> int:
+        """Rows waiting to be written."""
+        return self._rows
+
+    # -- the background thread ---------------------------------------------------------------
+    def _run(self) -> None:
+        idle = 0.0
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_seconds)
+            self._wake.clear()
+            if self.flush():
+                idle = 0.0
+            else:
+                idle += self.flush_seconds
+                if idle >= 60 and not self._rows:
+                    with self._lock:  # nothing for a minute: the next add starts a new one
+                        if not self._rows:
+                            self._thread = None
+                            return
+
+    def flush(self) -> int:
+        """Write what is buffered now; returns the rows written (0 if the write failed:
+        the rows are put back and the next flush tries again)."""
+        with self._flushing:
+            with self._lock:
+                batch, self._buf, self._rows = self._buf, [], 0
+            if not batch:
+                return 0
+            try:
+                written = self.write(batch)
+            except Exception as exc:  # the database is away: keep the rows, say so once
+                self._failures.inc()
+                _log.warning(
+                    "prediction log: flush of %d row(s) failed, kept for the next one: %s",
+                    sum(e.rows for e in batch),
+                    type(exc).__name__,
+                )
+                with self._lock:
+                    self._buf[:0] = batch
+                    self._rows += sum(e.rows for e in batch)
+                    dropped = self._trim()
+                if dropped:
+                    self._dropped.inc(dropped)
+                return 0
+            return written
+
+    def close(self) -> None:
+        """Stop the thread and write what is left (also run at interpreter exit)."""
+        self._stop.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=10)
+        self.flush()
+        atexit.unregister(self.close)
+
+    # -- writing -------------------------------------------------------------------------------
+    def write(self, entries: Sequence[Scored]) -> int:
+        """Write entries now, in one transaction (rows already logged are left as they
+        are). Returns the number of rows offered."""
+        rows = list(self.rows(entries))
+        if not rows:
+            return 0
+        insert = pg_insert if self.store.dialect == "postgresql" else sqlite_insert
+        stmt = insert(Prediction).on_conflict_do_nothing(
+            index_elements=["endpoint", "request_id", "row", "role"]
+        )
+        with governed_writes("endpoint.predict"), self.store.transaction(write=True) as s:
+            for start in range(0, len(rows), 5000):
+                s.execute(stmt, rows[start : start + 5000])
+        self._written.inc(len(rows))
+        return len(rows)
+
+    def rows(self, entries: Iterable[Scored]) -> Iterable[dict[str, Any]]:
+        """The table rows of entries, inputs masked (masking runs once per model and column
+        over all the entries' values)."""
+        by_plan: dict[LogPlan, list[Scored]] = {}
+        for e in entries:
+            by_plan.setdefault(e.plan, []).append(e)
+        for plan, group in by_plan.items():
+            columns: dict[str, list[Any]] = {}
+            for name, column, op in plan.inputs:
+                if op == "drop":
+                    continue
+                values: list[Any] = []
+                for e in group:
+                    values.extend(_plain(e.feeds[name].ravel()))
+                columns[column] = self._mask(values, op)
+            offset = 0
+            for e in group:
+                outs = [np.asarray(o) for o in e.outputs]
+                at = datetime.fromtimestamp(e.at, UTC)
+                for r in range(e.rows):
+                    inputs = {col: vals[offset + r] for col, vals in columns.items()}
+                    outputs = {
+                        name: _plain_one(o[r]) for name, o in zip(plan.outputs, outs, strict=False)
+                    }
+                    yield {
+                        "endpoint": e.endpoint,
+                        "request_id": e.request_id,
+                        "row": e.first_row + r,
+                        "role": e.role,
+                        "revision": e.revision,
+                        "model": plan.model,
+                        "source": e.source,
+                        "at": at,
+                        "latency_ms": e.latency_ms,
+                        "inputs": json.dumps(inputs, separators=(",", ":")),
+                        "outputs": json.dumps(outputs, separators=(",", ":")),
+                    }
+                offset += e.rows
+
+    def _mask(self, values: list[Any], op: str) -> list[Any]:
+        if op == "keep" or not values:
+            return values
+        arr = pa.array([None if v is None else str(v) for v in values], pa.string())
+        if op == "pseudonymise":
+            return list(pseudonymise(arr, key=self._key).to_pylist())
+        return list(redact(arr).to_pylist())
+
+    # -- reading -------------------------------------------------------------------------------
+    def logged(self, endpoint: str, request_ids: Sequence[str]) -> set[str]:
+        """Which of these request ids already have a primary answer in the log."""
+        found: set[str] = set()
+        with self.store.transaction() as s:
+            for start in range(0, len(request_ids), 500):
+                chunk = list(request_ids[start : start + 500])
+                found.update(
+                    s.scalars(
+                        select(Prediction.request_id)
+                        .where(
+                            Prediction.endpoint == endpoint,
+                            Prediction.role == "primary",
+                            Prediction.request_id.in_(chunk),
+                        )
+                        .distinct()
+                    )
+                )
+        return found
+
+
+def _plain(values: npt.NDArray[Any]) -> list[Any]:
+    """JSON-ready values: NaN as null, numpy scalars as Python ones."""
+    out: list[Any] = values.tolist()
+    if values.dtype.kind == "f":
+        return [None if isinstance(v, float) and math.isnan(v) else v for v in out]
+    return out
+
+
+def _plain_one(value: Any) -> Any:
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        v = arr.item()
+        return None if isinstance(v, float) and math.isnan(v) else v
+    return _plain(arr.ravel())
