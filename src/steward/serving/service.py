@@ -668,8 +668,8 @@ class ServingService:
         inputs = []
         specs = {i["name"]: i for i in detail.inputs}
         if loaded.revision.strategy == "shadow" and loaded.candidate is not None:
-            for i in loaded.candidate.detail.inputs:  # the shadow's too (it may need others)
-                specs.setdefault(i["name"], i)
+            for extra in loaded.candidate.detail.inputs:  # the shadow's too (it may need more)
+                specs.setdefault(extra["name"], extra)
         for spec in specs.values():
             column = spec.get("column", spec["name"])
             missing = [i for i, r in enumerate(records) if column not in r]
