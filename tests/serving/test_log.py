@@ -301,3 +301,43 @@ def test_shadow_answers_are_logged_and_compared(credit: tuple[Runtime, list[str]
     assert status.shadow.agreement == pytest.approx(expected)
     assert status.shadow.primary_p50_ms and status.shadow.shadow_p50_ms
     assert status.logged == 60 and status.pending_log_rows == 0
+
+
+def test_score_many_scores_each_request_once_and_reports_bad_ones(
+    credit: tuple[Runtime, list[str]],
+) -> None:
+    rt, refs = credit
+    serving = ServingService(rt, refresh=0)
+    rows = records(1900, 4)
+    inputs = ModelService(rt).show(ADMIN, refs[0]).inputs
+    batch: list[tuple[str, Any]] = [
+        ("m-1", {"records": rows[:2]}),
+        ("m-2", {**body_for(rows[2:3], inputs), "id": "ignored"}),
+        ("m-3", {"records": [{"pirat": 0.2}]}),  # missing fields
+        ("m-4", ["not", "an", "object"]),
+        ("m-1", {"records": rows[:2]}),  # twice in one batch
+    ]
+    answers = serving.score_many(ALICE, "credit", batch)
+    assert [a["request_id"] for a in answers] == [
+        "m-1",
+        "m-2",
+        "m-3",
+        "m-4",
+        "m-1",
+    ]
+    assert len(answers[0]["predictions"]) == 2 and answers[1]["outputs"][0]["shape"] == [1]
+    assert answers[2]["error"]["error"] == "validation_failed"
+    assert "missing field" in answers[2]["error"]["message"]
+    assert answers[3]["error"]["error"] == "validation_failed"
+    assert answers[4]["duplicate"] is True
+    # written before returning, no flush needed
+    log = logged(rt, "credit")
+    assert sorted((p.request_id, p.row) for p in log) == [("m-1", 0), ("m-1", 1), ("m-2", 0)]
+    assert {p.source for p in log} == {"stream"}
+    # redelivered later: answered from the log, not scored again
+    again = serving.score_many(ALICE, "credit", [("m-1", {"records": rows[:2]})])
+    assert again[0]["duplicate"] is True
+    assert [o["label"] for o in again[0]["logged_outputs"]] == [
+        p["prediction"] for p in answers[0]["predictions"]
+    ]
+    assert len(logged(rt, "credit")) == 3

@@ -21,6 +21,7 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -583,6 +584,7 @@ class ServingService:
         started: float,
         source: str = "http",
         lenient: bool = False,
+        sink: Callable[[Scored], None] | None = None,
     ) -> InferResponse:
         """One request on one snapshot of the endpoint (a swap meanwhile does not mix),
         logged under ``request.id``. ``lenient``: inputs the model does not take are
@@ -606,7 +608,8 @@ class ServingService:
         )
         done = time.perf_counter()
         request_id = str(request.id)
-        self.log.add(
+        log = sink or self.log.add
+        log(
             Scored(
                 endpoint,
                 request_id,
@@ -630,7 +633,7 @@ class ServingService:
             except Exception:  # a shadow's failure never reaches the caller
                 self._requests.labels(endpoint, "shadow_error").inc()
             else:
-                self.log.add(
+                log(
                     Scored(
                         endpoint,
                         request_id,
@@ -659,17 +662,26 @@ class ServingService:
         """The convenience form: JSON records (column → value) in, one prediction per
         record out (label and, for classifiers, class probabilities)."""
         started = time.perf_counter()
-        if not records:
-            raise ValidationFailed("records: expected at least one record")
         loaded = self.authorise(principal, endpoint)
         request_id = request_id or uuid.uuid4().hex
         model = self._choose(loaded, endpoint, key or request_id)
-        detail = model.detail
-        inputs = []
-        specs = {i["name"]: i for i in detail.inputs}
+        request = self._records_request(loaded, model, records, request_id)
+        res = self._infer(loaded, model, endpoint, request, started=started, lenient=True)
+        return self._records_answer(endpoint, model, res)
+
+    @staticmethod
+    def _records_request(
+        loaded: _Loaded, model: _Model, records: list[dict[str, Any]], request_id: str
+    ) -> InferRequest:
+        if not records:
+            raise ValidationFailed("records: expected at least one record")
+        if not all(isinstance(r, dict) for r in records):
+            raise ValidationFailed("records: expected a list of objects (column -> value)")
+        specs = {i["name"]: i for i in model.detail.inputs}
         if loaded.revision.strategy == "shadow" and loaded.candidate is not None:
             for extra in loaded.candidate.detail.inputs:  # the shadow's too (it may need more)
                 specs.setdefault(extra["name"], extra)
+        inputs = []
         for spec in specs.values():
             column = spec.get("column", spec["name"])
             missing = [i for i, r in enumerate(records) if column not in r]
@@ -688,17 +700,13 @@ class ServingService:
                     data=values,
                 )
             )
-        res = self._infer(
-            loaded,
-            model,
-            endpoint,
-            InferRequest(id=request_id, inputs=inputs),
-            started=started,
-            lenient=True,
-        )
+        return InferRequest(id=request_id, inputs=inputs)
+
+    @staticmethod
+    def _records_answer(endpoint: str, model: _Model, res: InferResponse) -> dict[str, Any]:
         labels = res.outputs[0].data
         probs = res.outputs[1].data if len(res.outputs) > 1 else None
-        classes = detail.classes
+        classes = model.detail.classes
         out = []
         for i, label in enumerate(labels):
             item: dict[str, Any] = {"prediction": label}
@@ -708,10 +716,125 @@ class ServingService:
             out.append(item)
         return {
             "endpoint": endpoint,
-            "request_id": request_id,
+            "request_id": res.id,
             "model": res.parameters.get("model"),
             "revision": res.parameters.get("revision"),
             "predictions": out,
+        }
+
+    def score_many(
+        self,
+        principal: Principal,
+        endpoint: str,
+        requests: list[tuple[str, Any]],
+        *,
+        source: str = "stream",
+    ) -> list[dict[str, Any]]:
+        """Score a micro-batch of requests and write their log rows before returning (the
+        stream consumer acknowledges only after this and the replies are published).
+
+        Each request is ``(request_id, body)`` with ``body`` either ``{"records": [...]}``
+        (answered like ``predict``) or a v2 infer request ``{"inputs": [...]}`` (answered
+        like v2 infer). The answers come back in order: the answer, or ``{"request_id",
+        "error": {"error", "message"}}`` for a request that is bad input. A request id the
+        log already holds is not scored again: its logged answer is returned with
+        ``"duplicate": true`` (at-least-once delivery, each request scored once).
+        """
+        loaded = self.authorise(principal, endpoint)
+        ids = [rid for rid, _ in requests]
+        done = self._logged_answers(endpoint, self.log.logged(endpoint, ids))
+        entries: list[Scored] = []
+        answers: list[dict[str, Any]] = []
+        seen: dict[str, dict[str, Any]] = {}
+        for rid, body in requests:
+            if rid in done or rid in seen:  # redelivered, or twice in this batch
+                answers.append({**(done.get(rid) or seen[rid]), "duplicate": True})
+                continue
+            started = time.perf_counter()
+            try:
+                model = self._choose(loaded, endpoint, rid)
+                if isinstance(body, dict) and "records" in body:
+                    records = body["records"]
+                    if not isinstance(records, list):
+                        raise ValidationFailed("records: expected a list of objects")
+                    request = self._records_request(loaded, model, records, rid)
+                    res = self._infer(
+                        loaded,
+                        model,
+                        endpoint,
+                        request,
+                        started=started,
+                        source=source,
+                        lenient=True,
+                        sink=entries.append,
+                    )
+                    answer = self._records_answer(endpoint, model, res)
+                elif isinstance(body, dict) and "inputs" in body:
+                    try:
+                        request = InferRequest.model_validate({**body, "id": rid})
+                    except ValidationError as exc:
+                        raise ValidationFailed(
+                            f"not a v2 infer request: {exc.errors()[0]['msg']} at "
+                            f"{'.'.join(str(x) for x in exc.errors()[0]['loc'])}"
+                        ) from None
+                    res = self._infer(
+                        loaded,
+                        model,
+                        endpoint,
+                        request,
+                        started=started,
+                        source=source,
+                        sink=entries.append,
+                    )
+                    answer = {**res.model_dump(mode="json"), "request_id": rid}
+                else:
+                    raise ValidationFailed(
+                        'expected a JSON object with "records" (a list of objects) or '
+                        '"inputs" (v2 tensors)'
+                    )
+            except ValidationFailed as exc:
+                self._record(endpoint, "rejected", time.perf_counter() - started)
+                answers.append(
+                    {"request_id": rid, "error": {"error": exc.code, "message": exc.message}}
+                )
+                continue
+            self._record(
+                endpoint,
+                "ok",
+                time.perf_counter() - started,
+                loaded.revision.revision,
+                model.ref,
+            )
+            seen[rid] = answer
+            answers.append(answer)
+        self.log.write(entries)
+        return answers
+
+    def _logged_answers(self, endpoint: str, ids: set[str]) -> dict[str, dict[str, Any]]:
+        """The answers the log holds for these request ids (primary role, row order)."""
+        if not ids:
+            return {}
+        rows: dict[str, list[Prediction]] = {}
+        with self.rt.store.transaction() as s:
+            for p in s.scalars(
+                select(Prediction)
+                .where(
+                    Prediction.endpoint == endpoint,
+                    Prediction.role == "primary",
+                    Prediction.request_id.in_(sorted(ids)),
+                )
+                .order_by(Prediction.request_id, Prediction.row)
+            ):
+                rows.setdefault(p.request_id, []).append(p)
+        return {
+            rid: {
+                "endpoint": endpoint,
+                "request_id": rid,
+                "model": ps[0].model,
+                "revision": ps[0].revision,
+                "logged_outputs": [json.loads(p.outputs) for p in ps],
+            }
+            for rid, ps in rows.items()
         }
 
     @staticmethod
