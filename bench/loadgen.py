@@ -19,6 +19,10 @@ Two kinds of phase:
   slow server. Requests still unanswered ``grace`` seconds after the last one was due
   count as errors.
 
+An open phase with ``sweep_p99_ms`` belongs to a rate sweep (phases in rising rate): once a
+target misses that p99 (or has errors) in one, its later sweep phases are skipped, except
+those marked ``"always": true``. Phases without it run for every target.
+
 The plan names one or more targets; every phase runs against each target in turn (the
 order alternating phase by phase), so drift in the machine's load hits all targets alike.
 With ``pids`` given for a target, the CPU time its processes (and their children) used
@@ -374,11 +378,17 @@ async def _run(plan: dict[str, Any]) -> dict[str, Any]:
     if warmup > 0:
         for t in targets:
             await closed_loop(t, 4, warmup)
+    missed: set[str] = set()  # targets past their first miss of a sweep's p99 limit
     for i, phase in enumerate(plan["phases"]):
         order = targets if i % 2 == 0 else targets[::-1]
+        limit = phase.get("sweep_p99_ms")
         for t in order:
+            if limit is not None and t.name in missed and not phase.get("always"):
+                continue  # a higher rate of the sweep: it would miss too
             out = await _phase(t, phase)
             results[t.name].append(out)
+            if limit is not None and (out["errors"] or out.get("p99_ms", math.inf) >= limit):
+                missed.add(t.name)
             if plan.get("verbose"):
                 print(f"loadgen {t.name} {json.dumps(out)}", file=sys.stderr, flush=True)
     return {"targets": results}

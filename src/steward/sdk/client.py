@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -903,7 +903,9 @@ class Steward:
             self._principal, endpoint, records, key=key, request_id=request_id
         )
 
-    def feedback(self, endpoint: str, labels: list[dict[str, Any] | Label]) -> FeedbackResult:
+    def feedback(
+        self, endpoint: str, labels: Sequence[Mapping[str, Any] | Label]
+    ) -> FeedbackResult:
         """Attach ground truth to earlier predictions: ``[{"request_id": ..., "row": 0,
         "label": ...}]`` (all or nothing)."""
         try:
