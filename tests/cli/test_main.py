@@ -204,4 +204,13 @@ def test_demo_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "validated → approved → production" in result.stdout
     assert "Model card: hmda-deny@2" in result.stdout and "## Validation" in result.stdout
     assert "ledger verified" in result.stdout
+    # serving: residency and approval bind deployments; canary, rollback, status
+    assert "ALLOW credit revision 1: hmda-deny@2 at eu-fra" in result.stdout
+    assert "DENY by policy residency" in result.stdout.split("17. admin deploys")[1]
+    assert "DENY by policy approved-only" in result.stdout
+    assert "a wrong datatype: HTTP 400 [validation_failed]" in result.stdout
+    assert "300 labels attached" in result.stdout
+    assert "answered by: hmda-deny@2" in result.stdout and "hmda-deny@3" in result.stdout
+    assert "credit revision 3: hmda-deny@2 only (direct; rollback to revision 1)" in result.stdout
+    assert "vs budget 50 ms" in result.stdout
     assert os.environ.get("STEWARD_DATABASE_URL") == "postgresql://must-not-be-used/x"
