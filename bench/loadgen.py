@@ -15,9 +15,9 @@ Two kinds of phase:
   the answers do, and is sent on the first idle connection of a pool. Latency is measured
   from the **due time**, not the send time, so a server that falls behind is charged for
   the queueing it causes (no coordinated omission). The generator's own lateness (send
-  time minus due time) is reported separately, so a slow generator can be told from a
-  slow server. Requests still unanswered ``grace`` seconds after the last one was due
-  count as errors.
+  time minus due time, for requests that found a connection idle) is reported separately,
+  so a slow generator can be told from a slow server. Requests still unanswered
+  ``grace`` seconds after the last one was due count as errors.
 
 An open phase with ``sweep_p99_ms`` belongs to a rate sweep (phases in rising rate): once a
 target misses that p99 (or has errors) in one, its later sweep phases are skipped, except
@@ -274,7 +274,9 @@ async def open_loop(
     backlog: deque[float] = deque()  # due times no idle connection could take yet
     latencies: list[float] = []
     from_send: list[float] = []
-    lags: list[float] = []
+    lateness: list[float] = []  # send - due, for requests that found a connection idle
+    sent_count = 0
+    queued = 0  # requests that waited for a free connection
     errors = 0
     dispatched = False
     start = CLOCK() + 0.01
@@ -317,10 +319,12 @@ async def open_loop(
         loop.call_soon_threadsafe(finish)
 
     async def worker(conn: _Connection) -> _Connection:
-        nonlocal errors
+        nonlocal errors, sent_count, queued
         while True:
             if backlog:
                 t_due: float | None = backlog.popleft()
+                queued += 1
+                sent = CLOCK()
             elif dispatched:
                 return conn
             else:
@@ -329,8 +333,9 @@ async def open_loop(
                 t_due = await waiting
                 if t_due is None:
                     return conn
-            sent = CLOCK()
-            lags.append(sent - t_due)
+                sent = CLOCK()
+                lateness.append(sent - t_due)
+            sent_count += 1
             conn, ok = await target.send(conn)
             if ok:
                 done = CLOCK()
@@ -358,15 +363,16 @@ async def open_loop(
         t.result().close()
     for c in conns:
         c.close()
-    lag, service = sorted(lags), sorted(from_send)
+    late, service = sorted(lateness), sorted(from_send)
     return _summary(latencies, errors + unfinished, elapsed) | {
         "kind": "open",
         "rate": rate,
-        "sent": len(lags),
+        "sent": sent_count,
         "scheduled": total,
         "unfinished": unfinished,
-        "lag_p50_ms": percentile(lag, 0.5) * 1e3 if lag else None,
-        "lag_p99_ms": percentile(lag, 0.99) * 1e3 if lag else None,
+        "queued": queued,
+        "late_p50_ms": percentile(late, 0.5) * 1e3 if late else None,
+        "late_p99_ms": percentile(late, 0.99) * 1e3 if late else None,
         "send_p50_ms": percentile(service, 0.5) * 1e3 if service else None,
         "send_p99_ms": percentile(service, 0.99) * 1e3 if service else None,
     }

@@ -1,4 +1,5 @@
-"""Steward benchmarks: ledger, policy, the door, classification, registering, training, gates.
+"""Steward benchmarks: ledger, policy, the door, classification, registering, training, gates,
+serving.
 
 Run with ``make bench`` (``.venv/bin/python bench/run.py --output docs/benchmarks.md``).
 The ledger, policy and door measurements run on a fresh home on SQLite and on a
@@ -29,6 +30,8 @@ from classify import ClassifyResult, RegisterResult, bench_classification, bench
 from gates_bench import GatesResult, bench_gates
 from machine import load_average, machine_facts
 from report import render
+from report_serving import serving_sections
+from serving_bench import ServingResult, bench_serving
 from stats import Sample, VerifyResult, measure, time_once
 from steward.audit import EntryDraft
 from steward.door import Action
@@ -74,6 +77,8 @@ class Sizes:
     gates_validate_runs: int = 3
     gates_fairness_runs: int = 3
     gates_fairlearn_function_runs: int = 1
+    serving_seconds: float = 5.0  # per phase and server
+    serving_warmup: float = 2.0
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -104,6 +109,8 @@ class Sizes:
             gates_validate_runs=1,
             gates_fairness_runs=3,
             gates_fairlearn_function_runs=1,
+            serving_seconds=1.0,
+            serving_warmup=0.5,
         )
 
 
@@ -342,8 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a small smoke run (not for docs)")
     parser.add_argument(
         "--only",
-        choices=["core", "datasets", "training", "gates"],
-        help="run one group only: core (ledger, policy, door), datasets, training or gates",
+        choices=["core", "datasets", "training", "gates", "serving"],
+        help="run one group only: core (ledger, policy, door), datasets, training, gates or "
+        "serving",
     )
     args = parser.parse_args(argv)
     sz = Sizes.quick() if args.quick else Sizes()
@@ -406,9 +414,15 @@ def main(argv: list[str] | None = None) -> int:
             log=log,
         )
 
+    served: ServingResult | None = None
+    if args.only in (None, "serving"):
+        served = bench_serving(duration=sz.serving_seconds, warmup=sz.serving_warmup, log=log)
+
     meta["load_after"] = load_average()
     meta["duration"] = time.perf_counter() - t0
     text = render(meta, results, skipped, classified, registered, trained, gated)
+    if served is not None:
+        text += "\n".join(serving_sections(served, 12)) + "\n"
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text, encoding="utf-8")

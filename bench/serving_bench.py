@@ -47,6 +47,7 @@ import pyarrow as pa
 import yaml
 
 from backends import _env
+from machine import load_average
 from steward.config import Home, init_home
 from steward.datasets import DatasetService
 from steward.deploy import DeployService
@@ -61,7 +62,10 @@ __all__ = [
     "AIM_P99_MS",
     "AIM_RATE",
     "AIM_RATIO",
+    "ENDPOINT",
     "MLSERVER_VENV",
+    "P99_LIMITS",
+    "SWEEP_STOP_P99_MS",
     "Phase",
     "ServerResult",
     "ServingResult",
@@ -77,6 +81,10 @@ TRAIN_ROWS = 1900  # of HMDA's 2,380; the rest is the locked holdout
 AIM_P99_MS = 5.0
 AIM_RATE = 500.0
 AIM_RATIO = 2.0
+#: p99 limits "throughput at equal p99" is read at (the first is the aim's).
+P99_LIMITS = (AIM_P99_MS, 10.0, 25.0)
+#: A server's rate sweep stops after its first rate with p99 at or over this.
+SWEEP_STOP_P99_MS = 50.0
 AGREE_RTOL = 1e-6
 
 BENCH = Path(__file__).resolve().parent
@@ -116,7 +124,8 @@ class Phase:
     max_ms: float | None
     server_cpu_seconds: float | None
     loadgen_cpu_seconds: float
-    lag_p99_ms: float | None = None  # open loop: the generator's own lateness
+    late_p99_ms: float | None = None  # open loop: the generator's own lateness
+    queued: int = 0  # open loop: requests that waited for a free connection
     send_p99_ms: float | None = None  # open loop: p99 measured from the send instead
 
     @classmethod
@@ -134,7 +143,8 @@ class Phase:
             max_ms=raw.get("max_ms"),
             server_cpu_seconds=raw.get("server_cpu_seconds"),
             loadgen_cpu_seconds=raw["loadgen_cpu_seconds"],
-            lag_p99_ms=raw.get("lag_p99_ms"),
+            late_p99_ms=raw.get("late_p99_ms"),
+            queued=raw.get("queued", 0),
             send_p99_ms=raw.get("send_p99_ms"),
         )
 
@@ -167,14 +177,11 @@ class ServerResult:
         return next((p for p in self.open if p.load == rate), None)
 
     def best_rate_within(self, p99_ms: float) -> float | None:
-        """The highest swept rate answered in full with p99 under ``p99_ms`` (every lower
-        rate too: a rate past the first miss does not count)."""
-        best = None
-        for p in sorted(self.open, key=lambda p: p.load):
-            if not p.within(p99_ms):
-                break
-            best = p.load
-        return best
+        """The highest swept rate answered in full with p99 under ``p99_ms``. A lower rate
+        may have missed: at low rates the machine idles between requests and each one
+        pays for waking it (see the report), which is not what limits throughput."""
+        rates = [p.load for p in self.open if p.within(p99_ms)]
+        return max(rates, default=None)
 
     @property
     def max_throughput(self) -> float:
@@ -199,17 +206,37 @@ class ServingResult:
     problems: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
     loadgen_seconds: float = 0.0
+    load_before: str = ""
+    load_after: str = ""
 
     @property
-    def ratio(self) -> float | None:
-        """Steward's over MLServer's highest rate with p99 under the aim."""
+    def lateness_p99_ms(self) -> float | None:
+        """The generator's worst p99 lateness over the open-loop phases (requests that
+        found a connection idle: send time minus due time)."""
+        values = [p.late_p99_ms for s in self.servers.values() for p in s.open if p.late_p99_ms]
+        return max(values, default=None)
+
+    @property
+    def loadgen_cpu_share(self) -> float:
+        """The load generator's CPU time over the phases' wall time (1.0 = one core)."""
+        phases = [p for s in self.servers.values() for p in s.closed + s.open]
+        wall = sum(p.seconds for p in phases)
+        return sum(p.loadgen_cpu_seconds for p in phases) / wall if wall else 0.0
+
+    def ratio_at(self, p99_ms: float) -> float | None:
+        """Steward's over MLServer's highest swept rate with p99 under ``p99_ms``."""
         s, m = self.servers.get("steward"), self.servers.get("mlserver")
         if s is None or m is None:
             return None
-        a, b = s.best_rate_within(AIM_P99_MS), m.best_rate_within(AIM_P99_MS)
+        a, b = s.best_rate_within(p99_ms), m.best_rate_within(p99_ms)
         if a is None or not b:
             return None
         return a / b
+
+    @property
+    def ratio(self) -> float | None:
+        """Throughput at equal p99, at the aim's p99."""
+        return self.ratio_at(AIM_P99_MS)
 
 
 # -- the governed model ------------------------------------------------------------------------
@@ -383,10 +410,7 @@ def request_body(meta: dict[str, Any], row: dict[str, Any]) -> dict[str, Any]:
     inputs = []
     for spec in meta["inputs"]:
         value = row[spec["name"]]
-        if spec["datatype"] == "BYTES":
-            data = [str(value)]
-        else:
-            data = [float(value)]
+        data = [str(value)] if spec["datatype"] == "BYTES" else [float(value)]
         inputs.append(
             {"name": spec["name"], "shape": [1, 1], "datatype": spec["datatype"], "data": data}
         )
@@ -415,6 +439,7 @@ def bench_serving(
         connections=connections,
     )
     t_all = time.perf_counter()
+    result.load_before = load_average()
     with ExitStack() as stack:
         tmp = Path(
             stack.enter_context(tempfile.TemporaryDirectory(prefix="steward-bench-serving-"))
@@ -534,7 +559,7 @@ def bench_serving(
                     "rate": r,
                     "duration": duration,
                     "connections": connections,
-                    "sweep_p99_ms": AIM_P99_MS,
+                    "sweep_p99_ms": SWEEP_STOP_P99_MS,
                     "always": r == AIM_RATE,
                 }
             )
@@ -558,5 +583,6 @@ def bench_serving(
             for raw_phase in phases_out:
                 ph = Phase.of(raw_phase)
                 (server.closed if ph.kind == "closed" else server.open).append(ph)
+    result.load_after = load_average()
     result.seconds = time.perf_counter() - t_all
     return result

@@ -341,3 +341,46 @@ def test_score_many_scores_each_request_once_and_reports_bad_ones(
         p["prediction"] for p in answers[0]["predictions"]
     ]
     assert len(logged(rt, "credit")) == 3
+
+
+def test_endpoint_status_cli_shows_the_log_and_the_shadow_comparison(
+    credit: tuple[Runtime, list[str]],
+) -> None:
+    import socket
+    import threading
+
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from steward.cli.main import app as cli
+
+    rt, refs = credit
+    DeployService(rt).deploy(ADMIN, refs[1], endpoint="credit", strategy="shadow")
+    token = IdentityService(rt).create_token(ADMIN).token
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    api = create_app(rt)
+    server = uvicorn.Server(uvicorn.Config(api, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.02)
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        serving: ServingService = api.state.serving
+        for i in range(4):
+            serving.predict_records(ALICE, "credit", records(1900 + i, 1))
+        serving.log.flush()
+        result = CliRunner().invoke(
+            cli, ["--url", url, "--token", token, "endpoint", "status", "credit"]
+        )
+        assert result.exit_code == 0, result.stdout
+        assert "prediction log: 4 row(s) written, 0 buffered" in result.stdout
+        assert f"shadow {refs[1]} vs {refs[0]} (revision 2): 4 rows compared" in result.stdout
+        js = CliRunner().invoke(
+            cli, ["--url", url, "--token", token, "endpoint", "status", "credit", "--json"]
+        )
+        assert json.loads(js.stdout)["shadow"]["compared"] == 4
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -30,6 +30,7 @@ class _State:
     user: str | None = None
     url: str | None = None
     token: str | None = None
+    clients: list[Steward] = []  # noqa: RUF012 - one process, one command
 
 
 state = _State()
@@ -47,11 +48,18 @@ def handle_errors(fn: F) -> F:
                 f"[bold red]error[/bold red] {escape(f'[{exc.code}]')}: {escape(exc.message)}"
             )
             raise typer.Exit(exc.exit_code) from None
+        finally:
+            while state.clients:  # connections and stores the command opened
+                state.clients.pop().close()
 
     return wrapper  # type: ignore[return-value]
 
 
 def client() -> Steward:
+    """The command's client (closed when the command ends, see :func:`handle_errors`)."""
     if state.url:
-        return Steward(url=state.url, token=state.token)
-    return Steward(state.home, user=state.user)
+        sw = Steward(url=state.url, token=state.token)
+    else:
+        sw = Steward(state.home, user=state.user)
+    state.clients.append(sw)
+    return sw

@@ -158,4 +158,15 @@ def endpoint_status(name: str, as_json: JsonOpt = False) -> None:
         f"  {st.requests:,} requests ({st.rejected:,} rejected inputs, {st.errors:,} errors); "
         f"percentiles over the last {st.window:,}"
     )
+    console.print(
+        f"  prediction log: {st.logged:,} row(s) written, {st.pending_log_rows:,} buffered"
+    )
+    sh = st.shadow
+    if sh is not None:
+        agree = "—" if sh.agreement is None else f"{sh.agreement:.1%}"
+        console.print(
+            f"  shadow {sh.shadow} vs {sh.primary} (revision {sh.revision}): {sh.compared:,} "
+            f"rows compared, agreement {agree}; p50 {ms(sh.shadow_p50_ms)} (shadow) vs "
+            f"{ms(sh.primary_p50_ms)} (primary, whole request)"
+        )
     return None
