@@ -211,6 +211,16 @@ def _cpu_seconds(pids: list[int]) -> float | None:
     return total / _TICK
 
 
+def _machine_cpu() -> float | None:
+    """Busy CPU seconds of the whole machine, all cores (None without /proc)."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+        user, nice, system, _idle, _iowait, irq, softirq, steal = map(int, fields[:8])
+    except (OSError, ValueError):
+        return None
+    return (user + nice + system + irq + softirq + steal) / _TICK
+
+
 def _own_cpu() -> float:
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime + r.ru_stime
@@ -380,7 +390,7 @@ async def open_loop(
 
 async def _phase(target: _Target, phase: dict[str, Any]) -> dict[str, Any]:
     gc.collect()
-    cpu0, own0 = _cpu_seconds(target.pids), _own_cpu()
+    cpu0, own0, all0 = _cpu_seconds(target.pids), _own_cpu(), _machine_cpu()
     if phase["kind"] == "closed":
         out = await closed_loop(target, int(phase["concurrency"]), float(phase["duration"]))
     elif phase["kind"] == "open":
@@ -393,9 +403,11 @@ async def _phase(target: _Target, phase: dict[str, Any]) -> dict[str, Any]:
         )
     else:
         raise ValueError(f"phase kind: expected closed or open; found {phase['kind']!r}")
-    cpu1, own1 = _cpu_seconds(target.pids), _own_cpu()
+    cpu1, own1, all1 = _cpu_seconds(target.pids), _own_cpu(), _machine_cpu()
     out["server_cpu_seconds"] = None if cpu0 is None or cpu1 is None else cpu1 - cpu0
     out["loadgen_cpu_seconds"] = own1 - own0
+    # everything else on the machine meanwhile: other processes' load disturbs the figures
+    out["machine_cpu_seconds"] = None if all0 is None or all1 is None else all1 - all0
     return out
 
 

@@ -19,6 +19,8 @@ from serving_bench import (
 
 __all__ = ["serving_aims", "serving_sections"]
 
+NOISY = 0.15  # other processes' CPU, in cores, from which a phase's figures are suspect
+
 
 def _ms(x: float | None) -> str:
     if x is None:
@@ -33,6 +35,13 @@ def _rate(x: float) -> str:
 def _cpu(p: Phase) -> str:
     v = p.cpu_ms_per_request
     return "—" if v is None else f"{v:.2f}"
+
+
+def _others(p: Phase) -> str:
+    v = p.others_cpu
+    if v is None:
+        return "—"
+    return f"**{v:.2f}**" if v >= NOISY else f"{v:.2f}"
 
 
 def _errors(p: Phase) -> str:
@@ -110,6 +119,7 @@ def _closed_table(r: ServingResult) -> list[str]:
                     _ms(p.p999_ms),
                     _errors(p),
                     _cpu(p),
+                    _others(p),
                     f"{p.completed:,}",
                 ]
             )
@@ -123,6 +133,7 @@ def _closed_table(r: ServingResult) -> list[str]:
             "p99.9 ms",
             "errors",
             "server CPU ms/req",
+            "others' CPU",
             "requests",
         ],
         rows,
@@ -146,6 +157,7 @@ def _open_table(r: ServingResult) -> list[str]:
                         "",
                         "",
                         "",
+                        "",
                     ]
                 )
                 continue
@@ -160,6 +172,7 @@ def _open_table(r: ServingResult) -> list[str]:
                     _ms(p.send_p99_ms),
                     _errors(p),
                     _cpu(p),
+                    _others(p),
                 ]
             )
     return _table(
@@ -172,6 +185,7 @@ def _open_table(r: ServingResult) -> list[str]:
             "p99 from send ms",
             "errors + unanswered",
             "server CPU ms/req",
+            "others' CPU",
         ],
         rows,
     )
@@ -246,7 +260,10 @@ def serving_sections(r: ServingResult | None, number: int) -> list[str]:
         f"`c` connections, each sending its next request as soon as the answer arrives, for "
         f"{r.duration:g} s. Latency from the write of the request to the last byte of the "
         "answer. Server CPU is the server process's user + system time during the phase "
-        "(all its threads, ONNX Runtime's included) per answered request.",
+        "(all its threads, ONNX Runtime's included) per answered request. *Others' CPU* is "
+        "what the rest of the machine used meanwhile (the idle peer server and any other "
+        "process; not the server under test, not the generator), in cores: figures from a "
+        f"phase with {NOISY:g} or more (in bold) were disturbed by other work on the machine.",
         "",
     ]
     lines += _closed_table(r)
@@ -254,7 +271,8 @@ def serving_sections(r: ServingResult | None, number: int) -> list[str]:
         "",
         f"### {number}.2 Open loop: latency at a fixed rate",
         "",
-        f"Requests due at a fixed rate for {r.duration:g} s, each sent on the first idle one "
+        f"Requests due at a fixed rate for {r.duration:g} s (at least "
+        f"{r.duration * 200:,.0f} requests: longer at low rates), each sent on the first idle one "
         f"of {r.connections} connections. Latency is from the time each request was **due**, "
         "so a server that falls behind is charged for the queue it causes (no coordinated "
         "omission); *p99 from send* leaves out the wait for a free connection. The rates "
@@ -287,6 +305,23 @@ def serving_sections(r: ServingResult | None, number: int) -> list[str]:
     lines += _table(
         ["p99 under", *[f"{s.name}" for s in r.servers.values()], "Steward / MLServer"], rows
     )
+    if peer is not None and peer.max_throughput:
+        lines += [
+            "",
+            "Highest closed-loop throughput (any concurrency): Steward "
+            f"{_rate(steward.max_throughput)} req/s, MLServer {_rate(peer.max_throughput)} "
+            f"req/s ({steward.max_throughput / peer.max_throughput:.2f}x).",
+        ]
+    if r.onnx_back_to_back_ms is not None and r.onnx_paced_ms is not None:
+        lines += [
+            "",
+            "At low rates both servers answer more slowly than at high ones: the machine's "
+            "CPUs idle between requests and each request pays for waking them, which also "
+            "shows as more server CPU per request. ONNX Runtime alone, on this row in the "
+            f"benchmark's own process, takes {r.onnx_back_to_back_ms:.3f} ms per call back "
+            f"to back and {r.onnx_paced_ms:.3f} ms when the calls are 10 ms apart (medians "
+            "of 200).",
+        ]
     at = steward.at_rate(AIM_RATE)
     if at is not None:
         lines += [

@@ -1,4 +1,5 @@
-"""The v2 routes with the real Triton HTTP client (``tritonclient.http``), JSON tensors."""
+"""The v2 routes with the real Triton HTTP client (``tritonclient.http``): JSON tensors and
+the binary tensor data extension (the client's default)."""
 
 from __future__ import annotations
 
@@ -96,5 +97,54 @@ def test_triton_http_client_health_metadata_and_infer(
         bad.set_data_from_numpy(np.zeros((8, 1), dtype=np.int64), binary_data=False)
         with pytest.raises(Exception, match=m.inputs[0]["name"]):
             client.infer("credit", [bad, *inputs[1:]], headers=headers)
+    finally:
+        client.close()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_triton_http_client_binary_tensors(server: tuple[Runtime, str, str, str]) -> None:
+    """The client's defaults: binary inputs, binary outputs; and named outputs."""
+    rt, url, token, ref = server
+    headers = {"Authorization": f"Bearer {token}"}
+    m = ModelService(rt).show(ADMIN, ref)
+    table = hmda().slice(1900, 16)
+    runner = OnnxRunner(ModelService(rt).onnx(ADMIN, ref), m.inputs, m.classes)
+    feeds = runner.feeds(table)
+    want = runner.predict(table)
+    client = httpclient.InferenceServerClient(url=url)
+    try:
+        inputs = []
+        for spec in m.inputs:
+            arr = feeds[spec["name"]]
+            inp = httpclient.InferInput(spec["name"], list(arr.shape), spec["datatype"])
+            inp.set_data_from_numpy(arr)  # binary_data=True by default
+            inputs.append(inp)
+        result = client.infer("credit", inputs, headers=headers, request_id="bin-1")
+        response = result.get_response()
+        assert response["id"] == "bin-1"
+        # every output came back in binary: no JSON data, a binary size instead
+        assert all(
+            "data" not in o and o["parameters"]["binary_data_size"] > 0 for o in response["outputs"]
+        )
+        labels = result.as_numpy(m.outputs[0]["name"])
+        probs = result.as_numpy(m.outputs[1]["name"])
+        assert labels is not None and probs is not None
+        got = [v.decode() if isinstance(v, bytes) else v for v in labels.ravel().tolist()]
+        assert got == np.asarray(want.labels).ravel().tolist()  # BYTES come back as bytes
+        assert want.probabilities is not None
+        np.testing.assert_allclose(probs.astype(np.float64), want.probabilities, rtol=1e-6)
+        # one named output, as JSON
+        out = httpclient.InferRequestedOutput(m.outputs[1]["name"], binary_data=False)
+        only = client.infer("credit", inputs, outputs=[out], headers=headers).get_response()
+        assert [o["name"] for o in only["outputs"]] == [m.outputs[1]["name"]]
+        assert "data" in only["outputs"][0]
+        # an unknown output is a 400 naming it
+        with pytest.raises(Exception, match="unknown output"):
+            client.infer(
+                "credit",
+                inputs,
+                outputs=[httpclient.InferRequestedOutput("nope")],
+                headers=headers,
+            )
     finally:
         client.close()

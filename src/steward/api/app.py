@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
+from steward.api.v2codec import V2Codec
 from steward.audit import LedgerFilter
 from steward.datasets import (
     ColumnClass,
@@ -319,23 +320,8 @@ def create_app(rt: Runtime) -> FastAPI:
     )
     app.state.rt = rt
 
-    @app.middleware("http")
-    async def _v2_json(request: Request, call_next: Any) -> Any:
-        """Inference clients (tritonclient) send JSON tensors without a JSON content
-        type; the binary tensor extension is refused with a clear 400."""
-        if request.method == "POST" and request.url.path.startswith("/v2/"):
-            if "inference-header-content-length" in request.headers:
-                return JSONResponse(
-                    {
-                        "error": "[validation_failed] the binary tensor data extension is not "
-                        "supported; send JSON tensors (tritonclient: binary_data=False)"
-                    },
-                    status_code=400,
-                )
-            request.scope["headers"] = [
-                (k, v) for k, v in request.scope["headers"] if k != b"content-type"
-            ] + [(b"content-type", b"application/json")]
-        return await call_next(request)
+    # /v2 transport: JSON without a content type, and the binary tensor extension
+    app.add_middleware(V2Codec)
 
     identity = IdentityService(rt)
     governance = GovernanceService(rt)

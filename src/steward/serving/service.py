@@ -598,12 +598,14 @@ class ServingService:
                 found=version,
             )
         feeds, rows = self._feeds(model.detail, _only(request, model) if lenient else request)
+        wanted = self._wanted_outputs(model.detail, request)
         outputs = model.runner.session.run(None, feeds)
+        answered = self._outputs(model.detail, outputs, rows)
         response = InferResponse(
             model_name=endpoint,
             model_version=str(model.detail.version),
             id=request.id,
-            outputs=self._outputs(model.detail, outputs, rows),
+            outputs=answered if wanted is None else [o for o in answered if o.name in wanted],
             parameters={"model": model.ref, "revision": rev.revision},
         )
         done = time.perf_counter()
@@ -836,6 +838,23 @@ class ServingService:
             }
             for rid, ps in rows.items()
         }
+
+    @staticmethod
+    def _wanted_outputs(detail: ModelDetail, request: InferRequest) -> set[str] | None:
+        """The outputs a v2 request names (``None``: all of them)."""
+        if not request.outputs:
+            return None
+        names = {str(o.get("name")) for o in request.outputs}
+        have = {o["name"] for o in detail.outputs}
+        unknown = sorted(names - have)
+        if unknown:
+            raise ValidationFailed(
+                f"unknown output(s) {', '.join(unknown)}; the model gives "
+                f"{', '.join(sorted(have))}",
+                expected=sorted(have),
+                found=sorted(names),
+            )
+        return names
 
     @staticmethod
     def _feeds(
