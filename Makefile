@@ -39,7 +39,7 @@ $(VENV)/.bench-installed: $(STAMP)
 # and uvicorn versions that differ from Steward's. Same ONNX Runtime as Steward's.
 MLSERVER_VENV := .venv-mlserver
 
-$(MLSERVER_VENV)/.installed:
+$(MLSERVER_VENV)/.installed: | $(STAMP)  # order-only: needs .venv for the ORT version
 	$(PYTHON) -m venv $(MLSERVER_VENV)
 	$(MLSERVER_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(MLSERVER_VENV)/bin/python -m pip install --quiet mlserver==1.7.1 \

@@ -9,6 +9,7 @@ from serving_bench import (
     AIM_P99_MS,
     AIM_RATE,
     AIM_RATIO,
+    DISTURBED_CORES,
     ENDPOINT,
     P99_LIMITS,
     SWEEP_STOP_P99_MS,
@@ -18,8 +19,6 @@ from serving_bench import (
 )
 
 __all__ = ["serving_aims", "serving_sections"]
-
-NOISY = 0.15  # other processes' CPU, in cores, from which a phase's figures are suspect
 
 
 def _ms(x: float | None) -> str:
@@ -41,7 +40,7 @@ def _others(p: Phase) -> str:
     v = p.others_cpu
     if v is None:
         return "—"
-    return f"**{v:.2f}**" if v >= NOISY else f"{v:.2f}"
+    return f"**{v:.2f}**" if v >= DISTURBED_CORES else f"{v:.2f}"
 
 
 def _errors(p: Phase) -> str:
@@ -94,7 +93,7 @@ def serving_aims(r: ServingResult | None) -> list[list[str]]:
                 f"rate with p99 under {AIM_P99_MS:g} ms)",
                 "Steward vs MLServer",
                 f"Steward {_best(steward)}, MLServer {_best(peer)}: {shown}",
-                _met(ratio is not None and ratio >= AIM_RATIO)
+                _met(r.ratio_met)
                 + (" (Steward kept p99 under the aim at none of the rates)" if a is None else "")
                 + (" (MLServer kept p99 under the aim at none of the rates)" if not b else ""),
             ]
@@ -228,15 +227,16 @@ def serving_sections(r: ServingResult | None, number: int) -> list[str]:
     ]
     if peer is not None:
         lines += [
-            f"- **MLServer** {peer.version}: `{peer.command}`, in its own virtual environment "
-            "(its FastAPI, pydantic and uvicorn pins clash with Steward's), with "
-            "`bench/mlserver_onnx/onnx_runtime.py`: MLServer ships no ONNX runtime, so this is "
-            "the one a team would write, one ONNX Runtime session (default options, as "
-            "Steward's) on the very same ONNX bytes. Settings: "
-            f"{peer.setup}. MLServer's default `parallel_workers=1` (inference in a "
-            "separate worker process) does not start on this Python (its worker dies with "
-            '"There is no current event loop"), and in-process inference saves a hop anyway. '
-            "MLServer authenticates nothing, authorises nothing and logs no predictions.",
+            f"- **MLServer** {peer.version}: `{peer.command}`, from its own virtual "
+            "environment `.venv-mlserver` (its FastAPI, pydantic and uvicorn pins clash with "
+            "Steward's), with `bench/mlserver_onnx/onnx_runtime.py` as the model's runtime: "
+            "MLServer ships none for ONNX, so this is the one a team would write, one ONNX "
+            "Runtime session (default options, as Steward's) on the very same ONNX bytes. "
+            f"Settings: {peer.setup}. MLServer's default `parallel_workers: 1` (inference in "
+            "a worker process) does not start here (MLServer 1.7.1 with uvloop 0.23 on "
+            'Python 3.11: the worker dies with "There is no current event loop"); in-process '
+            "inference saves a hop anyway. MLServer "
+            "authenticates nothing, authorises nothing and logs no predictions.",
             "",
             "Before anything is timed both servers answer the request, and their probabilities "
             f"agree (largest difference {r.agree_max_diff:.1e}; the benchmark stops if they "
@@ -262,8 +262,11 @@ def serving_sections(r: ServingResult | None, number: int) -> list[str]:
         "answer. Server CPU is the server process's user + system time during the phase "
         "(all its threads, ONNX Runtime's included) per answered request. *Others' CPU* is "
         "what the rest of the machine used meanwhile (the idle peer server and any other "
-        "process; not the server under test, not the generator), in cores: figures from a "
-        f"phase with {NOISY:g} or more (in bold) were disturbed by other work on the machine.",
+        "process; not the server under test, not the generator), in cores. A phase during "
+        f"which it reached {DISTURBED_CORES:g} was measured again (up to three attempts in "
+        "all, the least disturbed kept); one still at or over it (in bold) was disturbed by "
+        "other work on the machine, and its figures are pessimistic."
+        + (f" {r.retried} phase(s) were measured again in this run." if r.retried else ""),
         "",
     ]
     lines += _closed_table(r)
@@ -288,7 +291,8 @@ def serving_sections(r: ServingResult | None, number: int) -> list[str]:
     lines += [
         "",
         "**Throughput at equal p99**: the highest swept rate each server answered in full "
-        "with p99 under the limit.",
+        f"with p99 under the limit (the sweep ends at {_rate(max(r.rates, default=0))} "
+        "req/s, so a server there may manage more).",
         "",
     ]
     rows = []
@@ -299,12 +303,11 @@ def serving_sections(r: ServingResult | None, number: int) -> list[str]:
             [
                 f"{limit:g} ms" + (" (the aim)" if limit == AIM_P99_MS else ""),
                 *[f"{_rate(b)} req/s" if b is not None else "none" for b in best],
-                f"**{ratio:.2f}x**" if ratio is not None else "—",
+                *([f"**{ratio:.2f}x**" if ratio is not None else "—"] if peer else []),
             ]
         )
-    lines += _table(
-        ["p99 under", *[f"{s.name}" for s in r.servers.values()], "Steward / MLServer"], rows
-    )
+    names = [s.name for s in r.servers.values()]
+    lines += _table(["p99 under", *names, *(["Steward / MLServer"] if peer else [])], rows)
     if peer is not None and peer.max_throughput:
         lines += [
             "",
@@ -330,9 +333,15 @@ def serving_sections(r: ServingResult | None, number: int) -> list[str]:
             f"{_ms(at.p99_ms)} ms, {_met(at.within(AIM_P99_MS))}. Aim: at least "
             f"{AIM_RATIO:g}x MLServer's throughput at equal p99: "
             + (
-                f"{r.ratio:.2f}x, {_met(r.ratio >= AIM_RATIO)}."
+                "not measured (MLServer did not run)."
+                if peer is None
+                else f"{r.ratio:.2f}x, {_met(r.ratio_met)}."
                 if r.ratio is not None
-                else "no ratio (see above), **NOT met**."
+                else "no ratio: Steward kept p99 under the aim at none of the rates, "
+                f"{_met(r.ratio_met)}."
+                if steward.best_rate_within(AIM_P99_MS) is None
+                else "no ratio: MLServer kept p99 under the aim at none of the rates and Steward "
+                f"did, {_met(r.ratio_met)}."
             ),
         ]
     lines += [
