@@ -31,6 +31,7 @@ from gates_bench import GatesResult, bench_gates
 from machine import load_average, machine_facts
 from report import render
 from report_serving import serving_sections
+from report_stream import stream_sections
 from serving_bench import ServingResult, bench_serving
 from stats import Sample, VerifyResult, measure, time_once
 from steward.audit import EntryDraft
@@ -38,6 +39,7 @@ from steward.door import Action
 from steward.policy import Decision, Principal, Resource
 from steward.runtime import Runtime
 from steward.store import Store, governed_writes
+from stream_bench import StreamResult, bench_stream
 from training_bench import TrainingResult, bench_training
 
 ALICE = Principal("alice")
@@ -349,9 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a small smoke run (not for docs)")
     parser.add_argument(
         "--only",
-        choices=["core", "datasets", "training", "gates", "serving"],
-        help="run one group only: core (ledger, policy, door), datasets, training, gates or "
-        "serving",
+        choices=["core", "datasets", "training", "gates", "serving", "stream"],
+        help="run one group only: core (ledger, policy, door), datasets, training, gates, "
+        "serving or stream",
     )
     args = parser.parse_args(argv)
     sz = Sizes.quick() if args.quick else Sizes()
@@ -418,11 +420,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "serving"):
         served = bench_serving(duration=sz.serving_seconds, warmup=sz.serving_warmup, log=log)
 
+    streamed: StreamResult | None = None
+    if args.only in (None, "stream"):
+        streamed = (
+            bench_stream(requests=2000, single_requests=500, log=log)
+            if args.quick
+            else bench_stream(log=log)
+        )
+
     meta["load_after"] = load_average()
     meta["duration"] = time.perf_counter() - t0
     text = render(meta, results, skipped, classified, registered, trained, gated)
     if served is not None:
         text += "\n".join(serving_sections(served, 12)) + "\n"
+    if streamed is not None:
+        text += "\n".join(stream_sections(streamed, 13)) + "\n"
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text, encoding="utf-8")

@@ -14,6 +14,7 @@ from steward.errors import (
     QuotaExceeded,
     StewardError,
     Unauthenticated,
+    Unavailable,
     ValidationFailed,
 )
 from steward.sdk import Steward
@@ -31,6 +32,7 @@ __all__ = [
     "Steward",
     "StewardError",
     "Unauthenticated",
+    "Unavailable",
     "ValidationFailed",
     "__version__",
 ]

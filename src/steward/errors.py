@@ -12,6 +12,7 @@
     ├── QuotaExceeded        a team's quota or budget would be crossed
     ├── GateFailed           a validation gate did not pass
     ├── IntegrityError       stored data (object, ledger) does not match its hash
+    ├── Unavailable          a service Steward needs (NATS, ...) cannot be reached
     └── BypassError          a write was attempted outside the one door (a bug)
 
 The API turns each into ``{"error": code, "message": ..., "details": {...}}`` with
@@ -35,6 +36,7 @@ __all__ = [
     "Reason",
     "StewardError",
     "Unauthenticated",
+    "Unavailable",
     "ValidationFailed",
 ]
 
@@ -151,6 +153,15 @@ class IntegrityError(StewardError):
     code = "integrity_error"
     status = 409
     exit_code = 9
+
+
+class Unavailable(StewardError):
+    """A service Steward needs (the NATS server, its JetStream, ...) cannot be reached or
+    cannot do what is asked; the message says what was tried and how to fix it."""
+
+    code = "unavailable"
+    status = 503
+    exit_code = 69  # sysexits' EX_UNAVAILABLE (as BypassError's 70 is EX_SOFTWARE)
 
 
 class BypassError(StewardError):

@@ -22,7 +22,7 @@ from starlette.routing import Route
 
 from steward.api import create_app
 from steward.audit import sha256_hex
-from steward.identity import CreatedToken
+from steward.identity import CreatedToken, IdentityService
 from steward.runtime import Runtime
 from steward.store import ApiToken, Base, governed_writes
 
@@ -135,8 +135,14 @@ def test_unknown_token_and_wrong_secret_are_rejected(
 
 
 def test_expired_token_is_rejected_on_every_route(
-    rt: Runtime, client: TestClient, tokens: dict[str, CreatedToken]
+    rt: Runtime,
+    client: TestClient,
+    tokens: dict[str, CreatedToken],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # the store is changed behind the server's back, as another process would change it;
+    # the server trusts a token's row for IdentityService.CACHE_SECONDS (tested below)
+    monkeypatch.setattr(IdentityService, "CACHE_SECONDS", 0.0)
     token = tokens["admin"]
     headers = {"Authorization": f"Bearer {token.token}"}
     assert client.get("/v1/me", headers=headers).status_code == 200
@@ -228,3 +234,22 @@ def test_unauthenticated_request_gets_401_before_its_body_is_judged(client: Test
         assert_unauthenticated(client.post(path, content=b"\x00" * 9, headers=bad_json), path)
         assert_unauthenticated(client.post(path, json={"expires_in_days": "x"}), path)
     assert_unauthenticated(client.get("/v1/audit/entries", params={"limit": "many"}), "query")
+
+
+def test_a_change_behind_the_servers_back_takes_effect_within_the_cache_time(
+    rt: Runtime, client: TestClient, tokens: dict[str, CreatedToken]
+) -> None:
+    """A token revoked by another process (here: directly in the store) stops working
+    within IdentityService.CACHE_SECONDS; one revoked through this server at once (see
+    test_revoked_token_is_rejected_on_every_route)."""
+    import time
+
+    token = tokens["admin"]
+    headers = {"Authorization": f"Bearer {token.token}"}
+    assert client.get("/v1/me", headers=headers).status_code == 200
+    with governed_writes("test.revoke"), rt.store.transaction(write=True) as s:
+        s.execute(
+            update(ApiToken).where(ApiToken.id == token.id).values(revoked_at=datetime.now(UTC))
+        )
+    time.sleep(IdentityService.CACHE_SECONDS + 0.05)
+    assert_unauthenticated(client.get("/v1/me", headers=headers), "after the cache time")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from pydantic import BaseModel, Field
@@ -69,8 +71,13 @@ def _info(row: ApiToken) -> TokenInfo:
 
 
 class IdentityService:
+    #: how long a token's row is trusted without reading it again; a revocation through
+    #: another process (or server) takes effect within this time (in this one, at once)
+    CACHE_SECONDS = 1.0
+
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
+        self._tokens: dict[str, tuple[float, _TokenRow]] = {}
 
     # -- users and teams -------------------------------------------------------------
     def user(self, name: str) -> UserInfo:
@@ -190,7 +197,10 @@ class IdentityService:
                 live.revoked_at = datetime.now(UTC)
             return _info(live)
 
-        return self.rt.door.run(principal, action, do)
+        try:
+            return self.rt.door.run(principal, action, do)
+        finally:
+            self._tokens.pop(token_id, None)
 
     def authenticate(self, token: str | None) -> Principal:
         """The principal a bearer token stands for; raises Unauthenticated otherwise."""
@@ -206,8 +216,7 @@ class IdentityService:
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != "stw":
             raise Unauthenticated("malformed token: expected stw_<id>_<secret>")
-        with self.rt.store.transaction() as s:
-            row = s.get(ApiToken, parts[1])
+        row = self._token_row(parts[1])
         if row is None or not hmac.compare_digest(row.secret_hash, sha256_hex(parts[2])):
             raise Unauthenticated("unknown token")
         if row.revoked_at is not None:
@@ -217,3 +226,40 @@ class IdentityService:
         if row.user_name not in self.rt.config.users:
             raise Unauthenticated(f"token {row.id} belongs to a user no longer configured")
         return Principal(row.user_name), row.scope
+
+    def _token_row(self, token_id: str) -> _TokenRow | None:
+        """The token's row, read at most every :attr:`CACHE_SECONDS` (the secret is still
+        checked on every call)."""
+        now = time.monotonic()
+        hit = self._tokens.get(token_id)
+        if hit is not None and now - hit[0] < self.CACHE_SECONDS:
+            return hit[1]
+        with self.rt.store.transaction() as s:
+            live = s.get(ApiToken, token_id)
+            row = (
+                None
+                if live is None
+                else _TokenRow(
+                    live.id,
+                    live.secret_hash,
+                    live.user_name,
+                    live.scope,
+                    live.expires_at,
+                    live.revoked_at,
+                )
+            )
+        if row is not None:
+            if len(self._tokens) > 10_000:
+                self._tokens.clear()
+            self._tokens[token_id] = (now, row)
+        return row
+
+
+@dataclass(frozen=True)
+class _TokenRow:
+    id: str
+    secret_hash: str
+    user_name: str
+    scope: str | None
+    expires_at: datetime
+    revoked_at: datetime | None

@@ -1,6 +1,6 @@
 """Serving: the Open Inference Protocol v2 over endpoints (ONNX Runtime sessions, loaded
-once per model version, swapped atomically on deploy or rollback), the prediction log and
-ground-truth feedback."""
+once per model version, swapped atomically on deploy or rollback), streaming predictions
+from NATS JetStream, the prediction log and ground-truth feedback."""
 
 from steward.serving.log import PredictionLog, Scored
 from steward.serving.service import (
@@ -15,6 +15,7 @@ from steward.serving.service import (
     ServingService,
     ShadowComparison,
 )
+from steward.serving.stream import StreamConsumer, StreamSettings, StreamStats
 
 __all__ = [
     "EndpointStatus",
@@ -29,4 +30,7 @@ __all__ = [
     "Scored",
     "ServingService",
     "ShadowComparison",
+    "StreamConsumer",
+    "StreamSettings",
+    "StreamStats",
 ]

@@ -23,7 +23,6 @@ from __future__ import annotations
 import atexit
 import json
 import logging
-import math
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -241,29 +240,33 @@ class PredictionLog:
         return len(rows)
 
     def rows(self, entries: Iterable[Scored]) -> Iterable[dict[str, Any]]:
-        """The table rows of entries, inputs masked (masking runs once per model and column
-        over all the entries' values)."""
+        """The table rows of entries, inputs masked. The work is done per model and column
+        over all the entries at once (one concatenation, one conversion, one masking
+        call), not per row: the flush holds the GIL while it runs."""
         by_plan: dict[LogPlan, list[Scored]] = {}
         for e in entries:
             by_plan.setdefault(e.plan, []).append(e)
+        dumps = _JSON.encode
         for plan, group in by_plan.items():
-            columns: dict[str, list[Any]] = {}
-            for name, column, op in plan.inputs:
-                if op == "drop":
-                    continue
-                values: list[Any] = []
-                for e in group:
-                    values.extend(_plain(e.feeds[name].ravel()))
-                columns[column] = self._mask(values, op)
+            columns = {
+                column: self._mask(_plain(_concat([e.feeds[name] for e in group])), op)
+                for name, column, op in plan.inputs
+                if op != "drop"
+            }
+            outputs = {}
+            for j, name in enumerate(plan.outputs):
+                parts = [np.asarray(e.outputs[j]) for e in group if j < len(e.outputs)]
+                if len(parts) == len(group):
+                    outputs[name] = _plain_rows(np.concatenate(parts))
+            names = list(columns)
+            in_values = list(zip(*columns.values(), strict=True)) if columns else None
+            out_names = list(outputs)
+            out_values = list(zip(*outputs.values(), strict=True)) if outputs else None
             offset = 0
             for e in group:
-                outs = [np.asarray(o) for o in e.outputs]
                 at = datetime.fromtimestamp(e.at, UTC)
                 for r in range(e.rows):
-                    inputs = {col: vals[offset + r] for col, vals in columns.items()}
-                    outputs = {
-                        name: _plain_one(o[r]) for name, o in zip(plan.outputs, outs, strict=False)
-                    }
+                    i = offset + r
                     yield {
                         "endpoint": e.endpoint,
                         "request_id": e.request_id,
@@ -274,8 +277,12 @@ class PredictionLog:
                         "source": e.source,
                         "at": at,
                         "latency_ms": e.latency_ms,
-                        "inputs": json.dumps(inputs, separators=(",", ":")),
-                        "outputs": json.dumps(outputs, separators=(",", ":")),
+                        "inputs": dumps(dict(zip(names, in_values[i], strict=True)))
+                        if in_values
+                        else "{}",
+                        "outputs": dumps(dict(zip(out_names, out_values[i], strict=True)))
+                        if out_values
+                        else "{}",
                     }
                 offset += e.rows
 
@@ -308,17 +315,25 @@ class PredictionLog:
         return found
 
 
+_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
+def _concat(arrays: list[npt.NDArray[Any]]) -> npt.NDArray[Any]:
+    return (arrays[0] if len(arrays) == 1 else np.concatenate(arrays)).ravel()
+
+
 def _plain(values: npt.NDArray[Any]) -> list[Any]:
     """JSON-ready values: NaN as null, numpy scalars as Python ones."""
     out: list[Any] = values.tolist()
-    if values.dtype.kind == "f":
-        return [None if isinstance(v, float) and math.isnan(v) else v for v in out]
+    if values.dtype.kind == "f" and np.isnan(values).any():
+        return [None if v != v else v for v in out]
     return out
 
 
-def _plain_one(value: Any) -> Any:
-    arr = np.asarray(value)
-    if arr.ndim == 0:
-        v = arr.item()
-        return None if isinstance(v, float) and math.isnan(v) else v
-    return _plain(arr.ravel())
+def _plain_rows(values: npt.NDArray[Any]) -> list[Any]:
+    """One JSON-ready value per row (a scalar, or a list for a row of several)."""
+    if values.ndim <= 1:
+        return _plain(values.ravel())
+    flat = _plain(values.reshape(len(values), -1).ravel())
+    k = int(np.prod(values.shape[1:]))
+    return [flat[i * k : (i + 1) * k] for i in range(len(values))]

@@ -95,6 +95,7 @@ class InferOutput(BaseModel):
 #: Latency histogram buckets, seconds: fine below 10 ms, where budgets usually are.
 BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 5.0)
 WINDOW = 10_000  # latencies kept per endpoint for exact percentiles
+MAX_REQUEST_ID = 128  # the prediction log's request_id column
 
 
 class ShadowComparison(BaseModel):
@@ -207,6 +208,7 @@ class ServingService:
         )
         self._windows: dict[str, deque[float]] = {}
         self._last_revision: dict[str, int] = {}
+        self._allowed: dict[tuple[str, str, str | None], float] = {}
         self.log = PredictionLog(
             rt.store,
             rt.config.serving,
@@ -504,11 +506,21 @@ class ServingService:
         return loaded
 
     def authorise(self, principal: Principal, endpoint: str) -> _Loaded:
+        """The endpoint's snapshot, once ``endpoint.predict`` is allowed. An allow is
+        remembered for ``refresh`` seconds per caller and endpoint (the same window in
+        which a deploy takes effect); a denial is decided, and recorded, every time."""
         loaded = self.loaded(endpoint)
+        key = (principal.name, endpoint, loaded.team)
+        now = time.monotonic()
+        if now - self._allowed.get(key, -math.inf) < self.refresh:
+            return loaded
         self.rt.door.check(
             principal,
             Action("endpoint.predict", Resource("Endpoint", endpoint, {"team": loaded.team})),
         )
+        if len(self._allowed) > 10_000:
+            self._allowed.clear()
+        self._allowed[key] = now
         return loaded
 
     # -- metadata ------------------------------------------------------------------------------
@@ -743,17 +755,26 @@ class ServingService:
         ``"duplicate": true`` (at-least-once delivery, each request scored once).
         """
         loaded = self.authorise(principal, endpoint)
-        ids = [rid for rid, _ in requests]
-        done = self._logged_answers(endpoint, self.log.logged(endpoint, ids))
+        ids = [rid for rid, _ in requests if len(rid) <= MAX_REQUEST_ID]
+        done = self._logged_rows(endpoint, self.log.logged(endpoint, ids))
         entries: list[Scored] = []
         answers: list[dict[str, Any]] = []
         seen: dict[str, dict[str, Any]] = {}
         for rid, body in requests:
-            if rid in done or rid in seen:  # redelivered, or twice in this batch
-                answers.append({**(done.get(rid) or seen[rid]), "duplicate": True})
-                continue
             started = time.perf_counter()
             try:
+                if len(rid) > MAX_REQUEST_ID:
+                    raise ValidationFailed(
+                        f"request id: at most {MAX_REQUEST_ID} characters; found {len(rid)}"
+                    )
+                if rid in seen:  # twice in this batch
+                    answers.append({**seen[rid], "duplicate": True})
+                    continue
+                if rid in done:  # redelivered: the logged answer, in the form asked for
+                    answer = self._answer_from_log(endpoint, rid, done[rid], body)
+                    seen[rid] = answer
+                    answers.append({**answer, "duplicate": True})
+                    continue
                 model = self._choose(loaded, endpoint, rid)
                 if isinstance(body, dict) and "records" in body:
                     records = body["records"]
@@ -812,8 +833,26 @@ class ServingService:
         self.log.write(entries)
         return answers
 
-    def _logged_answers(self, endpoint: str, ids: set[str]) -> dict[str, dict[str, Any]]:
-        """The answers the log holds for these request ids (primary role, row order)."""
+    def _answer_from_log(
+        self, endpoint: str, rid: str, rows: list[Prediction], body: Any
+    ) -> dict[str, Any]:
+        """A logged answer rebuilt in the shape a fresh one has (records or v2)."""
+        model = self._model(rows[0].model)
+        logged = [json.loads(p.outputs) for p in rows]
+        arrays = [np.asarray([r.get(name) for r in logged]) for name in model.plan.outputs]
+        res = InferResponse(
+            model_name=endpoint,
+            model_version=str(model.detail.version),
+            id=rid,
+            outputs=self._outputs(model.detail, arrays, len(rows)),
+            parameters={"model": model.ref, "revision": rows[0].revision},
+        )
+        if isinstance(body, dict) and "records" in body:
+            return self._records_answer(endpoint, model, res)
+        return {**res.model_dump(mode="json"), "request_id": rid}
+
+    def _logged_rows(self, endpoint: str, ids: set[str]) -> dict[str, list[Prediction]]:
+        """The primary rows the log holds for these request ids, in row order."""
         if not ids:
             return {}
         rows: dict[str, list[Prediction]] = {}
@@ -828,16 +867,8 @@ class ServingService:
                 .order_by(Prediction.request_id, Prediction.row)
             ):
                 rows.setdefault(p.request_id, []).append(p)
-        return {
-            rid: {
-                "endpoint": endpoint,
-                "request_id": rid,
-                "model": ps[0].model,
-                "revision": ps[0].revision,
-                "logged_outputs": [json.loads(p.outputs) for p in ps],
-            }
-            for rid, ps in rows.items()
-        }
+            s.expunge_all()
+        return rows
 
     @staticmethod
     def _wanted_outputs(detail: ModelDetail, request: InferRequest) -> set[str] | None:
