@@ -393,3 +393,24 @@ def test_endpoint_status_cli_shows_the_log_and_the_shadow_comparison(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def test_request_counts_per_minute_add_up_across_servers(
+    credit: tuple[Runtime, list[str]],
+) -> None:
+    from steward.store import EndpointCount
+
+    rt, _ = credit
+    servers = [ServingService(rt, refresh=0), ServingService(rt, refresh=0)]
+    for sv in servers:
+        for _ in range(3):
+            sv.measured("credit", sv.predict_records, ALICE, "credit", records(1900, 1))
+        with pytest.raises(ValidationFailed):
+            sv.measured("credit", sv.predict_records, ALICE, "credit", [{"pirat": 1}])
+        sv.log.flush()
+    with rt.store.transaction() as s:
+        totals: dict[str, int] = {}
+        for c in s.scalars(select(EndpointCount).where(EndpointCount.endpoint == "credit")):
+            assert c.minute.second == 0 and c.minute.microsecond == 0
+            totals[c.outcome] = totals.get(c.outcome, 0) + c.count
+    assert totals == {"ok": 6, "rejected": 2}

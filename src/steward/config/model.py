@@ -324,6 +324,11 @@ class StewardConfig(_Strict):
                         f"{kind}.{name}: expected a name of lowercase letters, digits and '-' "
                         f"starting with a letter; found {name!r}"
                     )
+        if "steward-monitor" in self.users:
+            problems.append(
+                "users.steward-monitor: the name is reserved for Steward's monitoring service "
+                "identity; choose another name"
+            )
         for site_name, site in self.sites.items():
             for dest in site.prices.egress_gb:
                 if dest != "internet" and dest not in self.sites:

@@ -9,7 +9,14 @@ from typing import Any
 from steward.config import StewardConfig
 from steward.errors import NotFound, ValidationFailed
 
-__all__ = ["Principal", "Resource", "entity_ref", "parse_resource", "user_entities"]
+__all__ = [
+    "SERVICE_USER",
+    "Principal",
+    "Resource",
+    "entity_ref",
+    "parse_resource",
+    "user_entities",
+]
 
 # Resource types Steward knows, with the attributes each carries and their Cedar types.
 RESOURCE_ATTRS: dict[str, dict[str, str]] = {
@@ -83,8 +90,29 @@ class Resource:
         return {"uid": {"type": self.type, "id": self.id}, "attrs": attrs, "parents": []}
 
 
+#: The service identity monitoring acts as (automatic rollbacks, retraining jobs,
+#: revalidation): not a configured user, it has the role ``service`` and is a member of
+#: every team; what that role may do is in the default pack's ``service.cedar``, and the
+#: forbid rules (residency, four eyes, locked holdouts) bind it like anyone.
+SERVICE_USER = "steward-monitor"
+
+
 def user_entities(config: StewardConfig, name: str) -> list[dict[str, Any]]:
     """The user, their roles and teams as Cedar entities. Unknown users are refused."""
+    if name == SERVICE_USER:
+        teams = sorted(config.teams)
+        service: list[dict[str, Any]] = [
+            {
+                "uid": {"type": "User", "id": name},
+                "attrs": {"teams": [entity_ref("Team", t) for t in teams]},
+                "parents": [{"type": "Role", "id": "service"}]
+                + [{"type": "Team", "id": t} for t in teams],
+            },
+            {"uid": {"type": "Role", "id": "service"}, "attrs": {}, "parents": []},
+        ]
+        return service + [
+            {"uid": {"type": "Team", "id": t}, "attrs": {}, "parents": []} for t in teams
+        ]
     user = config.users.get(name)
     if user is None:
         raise NotFound(

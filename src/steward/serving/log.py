@@ -24,6 +24,7 @@ import atexit
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -39,7 +40,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from steward.config import LogMask, Serving
 from steward.kernels.masking import pseudonymise, redact
-from steward.store import Prediction, Store, governed_writes
+from steward.store import EndpointCount, Prediction, Store, governed_writes
 
 __all__ = ["LogPlan", "PredictionLog", "Scored", "log_plan"]
 
@@ -114,6 +115,7 @@ class PredictionLog:
         self._key = pseudonym_key
         self._buf: list[Scored] = []
         self._rows = 0
+        self._counts: dict[tuple[str, int, str], int] = {}
         self._lock = threading.Lock()
         self._flushing = threading.Lock()
         self._wake = threading.Event()
@@ -142,19 +144,24 @@ class PredictionLog:
             self._rows += entry.rows
             dropped = self._trim()
             full = self._rows >= self.batch
-            start = self._thread is None or not self._thread.is_alive()
-            if start:
-                self._stop.clear()
-                self._thread = threading.Thread(
-                    target=self._run, name="steward-prediction-log", daemon=True
-                )
-                atexit.register(self.close)
+            start = self._new_thread()
         if dropped:
             self._dropped.inc(dropped)
-        if start:
-            self._thread.start()  # type: ignore[union-attr]
+        if start is not None:
+            start.start()
         if full:
             self._wake.set()
+
+    def _new_thread(self) -> threading.Thread | None:
+        """A writer thread to start, if none runs (under the lock)."""
+        if self._thread is not None and self._thread.is_alive():
+            return None
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, name="steward-prediction-log", daemon=True
+        )
+        atexit.register(self.close)
+        return self._thread
 
     def _trim(self) -> int:
         """Drop the oldest entries beyond the capacity (under the lock)."""
@@ -180,9 +187,9 @@ class PredictionLog:
                 idle = 0.0
             else:
                 idle += self.flush_seconds
-                if idle >= 60 and not self._rows:
+                if idle >= 60 and not self._rows and not self._counts:
                     with self._lock:  # nothing for a minute: the next add starts a new one
-                        if not self._rows:
+                        if not self._rows and not self._counts:
                             self._thread = None
                             return
 
@@ -192,10 +199,11 @@ class PredictionLog:
         with self._flushing:
             with self._lock:
                 batch, self._buf, self._rows = self._buf, [], 0
-            if not batch:
+                counts, self._counts = self._counts, {}
+            if not batch and not counts:
                 return 0
             try:
-                written = self.write(batch)
+                written = self.write(batch, counts)
             except Exception as exc:  # the database is away: keep the rows, say so once
                 self._failures.inc()
                 _log.warning(
@@ -206,6 +214,8 @@ class PredictionLog:
                 with self._lock:
                     self._buf[:0] = batch
                     self._rows += sum(e.rows for e in batch)
+                    for key, n in counts.items():
+                        self._counts[key] = self._counts.get(key, 0) + n
                     dropped = self._trim()
                 if dropped:
                     self._dropped.inc(dropped)
@@ -223,11 +233,23 @@ class PredictionLog:
         atexit.unregister(self.close)
 
     # -- writing -------------------------------------------------------------------------------
-    def write(self, entries: Sequence[Scored]) -> int:
-        """Write entries now, in one transaction (rows already logged are left as they
-        are). Returns the number of rows offered."""
+    def count(self, endpoint: str, outcome: str, n: int = 1) -> None:
+        """Count an answered request (``ok``, ``rejected``, ``error``) for its minute; the
+        counts are written with the next flush (added to what other servers counted)."""
+        key = (endpoint, int(time.time() // 60), outcome)
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + n
+            start = self._new_thread()
+        if start is not None:
+            start.start()
+
+    def write(
+        self, entries: Sequence[Scored], counts: dict[tuple[str, int, str], int] | None = None
+    ) -> int:
+        """Write entries (and request counts) now, in one transaction (rows already logged
+        are left as they are). Returns the number of rows offered."""
         rows = list(self.rows(entries))
-        if not rows:
+        if not rows and not counts:
             return 0
         insert = pg_insert if self.store.dialect == "postgresql" else sqlite_insert
         stmt = insert(Prediction).on_conflict_do_nothing(
@@ -236,6 +258,23 @@ class PredictionLog:
         with governed_writes("endpoint.predict"), self.store.transaction(write=True) as s:
             for start in range(0, len(rows), 5000):
                 s.execute(stmt, rows[start : start + 5000])
+            if counts:
+                add = insert(EndpointCount)
+                s.execute(
+                    add.on_conflict_do_update(
+                        index_elements=["endpoint", "minute", "outcome"],
+                        set_={"count": EndpointCount.count + add.excluded.count},
+                    ),
+                    [
+                        {
+                            "endpoint": e,
+                            "minute": datetime.fromtimestamp(m * 60, UTC),
+                            "outcome": o,
+                            "count": n,
+                        }
+                        for (e, m, o), n in counts.items()
+                    ],
+                )
         self._written.inc(len(rows))
         return len(rows)
 

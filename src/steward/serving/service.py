@@ -230,6 +230,7 @@ class ServingService:
         model: str = "",
     ) -> None:
         self._requests.labels(endpoint, outcome).inc()
+        self.log.count(endpoint, outcome)
         if outcome == "ok" and revision is not None:
             self._latency.labels(endpoint, str(revision), model).observe(seconds)
             self._windows.setdefault(endpoint, deque(maxlen=WINDOW)).append(seconds)

@@ -8,6 +8,7 @@ the write guard raises :class:`~steward.errors.BypassError` otherwise.
 from steward.store.engine import Store
 from steward.store.guard import governed_writes, writes_open
 from steward.store.tables import (
+    Alert,
     ApiToken,
     Approval,
     AuditCheckpoint,
@@ -19,12 +20,15 @@ from steward.store.tables import (
     DatasetParent,
     DatasetVersion,
     Endpoint,
+    EndpointCount,
     EndpointRevision,
     Job,
     JobLog,
     Model,
     ModelDataset,
     ModelVersion,
+    MonitorCursor,
+    MonitorWindow,
     Prediction,
     PredictionFeedback,
     StageChange,
@@ -33,6 +37,7 @@ from steward.store.tables import (
 )
 
 __all__ = [
+    "Alert",
     "ApiToken",
     "Approval",
     "AuditCheckpoint",
@@ -44,12 +49,15 @@ __all__ = [
     "DatasetParent",
     "DatasetVersion",
     "Endpoint",
+    "EndpointCount",
     "EndpointRevision",
     "Job",
     "JobLog",
     "Model",
     "ModelDataset",
     "ModelVersion",
+    "MonitorCursor",
+    "MonitorWindow",
     "Prediction",
     "PredictionFeedback",
     "StageChange",

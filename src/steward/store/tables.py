@@ -21,6 +21,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
+    "Alert",
     "ApiToken",
     "Approval",
     "AuditCheckpoint",
@@ -32,12 +33,15 @@ __all__ = [
     "DatasetParent",
     "DatasetVersion",
     "Endpoint",
+    "EndpointCount",
     "EndpointRevision",
     "Job",
     "JobLog",
     "Model",
     "ModelDataset",
     "ModelVersion",
+    "MonitorCursor",
+    "MonitorWindow",
     "Prediction",
     "PredictionFeedback",
     "StageChange",
@@ -464,3 +468,80 @@ class PredictionFeedback(Base):
     __table_args__ = (
         UniqueConstraint("endpoint", "request_id", "row", name="uq_prediction_feedback"),
     )
+
+
+class EndpointCount(Base):
+    """Requests answered per endpoint, minute and outcome (``ok``, ``rejected`` for bad
+    input, ``error``), added up by every server that answered some (monitoring reads the
+    error and rejection rates from here)."""
+
+    __tablename__ = "endpoint_counts"
+
+    id: Mapped[int] = mapped_column(_LogId, primary_key=True, autoincrement=True)
+    endpoint: Mapped[str] = mapped_column(String(128))
+    minute: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(16))
+    count: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (UniqueConstraint("endpoint", "minute", "outcome", name="uq_endpoint_counts"),)
+
+
+class MonitorCursor(Base):
+    """How far monitoring has read an endpoint's prediction log (the last row id)."""
+
+    __tablename__ = "monitor_cursors"
+
+    endpoint: Mapped[str] = mapped_column(String(128), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class MonitorWindow(Base):
+    """The live profiles of one endpoint's traffic served by one model in one time window:
+    inputs, predictions and latency, merged from every batch of log rows read (mergeable
+    profiles, so several readers' partial profiles combine), and the last evaluation."""
+
+    __tablename__ = "monitor_windows"
+
+    id: Mapped[int] = mapped_column(_LogId, primary_key=True, autoincrement=True)
+    endpoint: Mapped[str] = mapped_column(String(128))
+    model: Mapped[str] = mapped_column(String(160))
+    minutes: Mapped[int] = mapped_column(Integer)  # the window's length
+    start: Mapped[datetime] = mapped_column(UTCDateTime())
+    rows: Mapped[int] = mapped_column(BigInteger)
+    features: Mapped[str] = mapped_column(Text)  # TableProfile state (JSON)
+    predictions: Mapped[str] = mapped_column(Text)  # TableProfile state (JSON)
+    latency: Mapped[str] = mapped_column(Text)  # NumericProfile state of latency_ms (JSON)
+    report: Mapped[str | None] = mapped_column(Text, nullable=True)  # last evaluation (JSON)
+    evaluated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("endpoint", "model", "minutes", "start", name="uq_monitor_windows"),
+    )
+
+
+class Alert(Base):
+    """A monitoring signal a rule turned into an alert. One open (or acknowledged) alert
+    per key (endpoint, rule, signal): a signal seen again adds to its count."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(400))
+    endpoint: Mapped[str] = mapped_column(String(128))
+    rule: Mapped[str] = mapped_column(String(128))
+    signal: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    state: Mapped[str] = mapped_column(String(16))  # open | acknowledged | resolved
+    count: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[str] = mapped_column(Text)  # JSON: what triggered it, last seen
+    actions: Mapped[str] = mapped_column(Text)  # JSON list: what was done about it
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    acknowledged_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (Index("ix_alerts_key_state", "key", "state"),)
