@@ -33,6 +33,9 @@ LEDGER_TABLES = {"audit_entries", "audit_head"}
 # The prediction log records answers to authorised reads (each prediction is checked by
 # the door); like the ledger it is a record, not state a prediction changes.
 LOG_TABLES = {"predictions"}
+# Derived from the log (request counts, monitoring's windows and cursors): recomputable
+# records of it, written as it is read.
+LOG_TABLES |= {"endpoint_counts", "monitor_windows", "monitor_cursors"}
 # Governed actions whose only effect is their audit entry (reversing tokens discloses
 # data: it changes no table, but it must be on the record).
 RECORD_ONLY = {("POST", "/v1/datasets/{ref}/detokenise")}
@@ -171,6 +174,7 @@ def _route_examples(client: TestClient, rt: Runtime) -> dict[tuple[str, str], Ca
         ("POST", "/v2/models/{name}/infer"): lambda: _infer(client, rt, "inf", versioned=False),
         ("POST", "/v1/endpoints/{name}/predict"): lambda: _predict(client, rt, "pred"),
         ("POST", "/v1/endpoints/{name}/feedback"): lambda: _feedback(client, rt, "fb"),
+        ("POST", "/v1/endpoints/{name}/monitoring/run"): lambda: _monitored(client, rt, "mon"),
         ("POST", "/v2/models/{name}/versions/{version}/infer"): lambda: _infer(
             client, rt, "infv", versioned=True
         ),
@@ -314,6 +318,12 @@ def _feedback(client: TestClient, rt: Runtime, name: str) -> Callable[[], Any]:
     rid = client.post(f"/v1/endpoints/{name}-ep/predict", json={"records": [{"id": 7}]}).json()
     body = {"labels": [{"request_id": rid["request_id"], "row": 0, "label": 21.5}]}
     return lambda: client.post(f"/v1/endpoints/{name}-ep/feedback", json=body)
+
+
+def _monitored(client: TestClient, rt: Runtime, name: str) -> Callable[[], Any]:
+    """A logged prediction (set-up); the call reads it into the endpoint's windows."""
+    assert _predict(client, rt, name)().status_code == 200
+    return lambda: client.post(f"/v1/endpoints/{name}-ep/monitoring/run")
 
 
 def _refused(call: Callable[[], Any]) -> None:
@@ -506,6 +516,9 @@ def _sdk_examples(sw: Steward, tmp: Path) -> dict[str, tuple[str | None, Callabl
             "endpoint.feedback",
             lambda: sw.feedback("sdk-live", [{"request_id": "sdk-r1", "label": 9.0}]),
         ),
+        "monitor_run": (None, lambda: sw.monitor_run("sdk-live")),
+        "monitor_windows": (None, lambda: sw.monitor_windows("sdk-live")),
+        "monitor_report": (None, lambda: sw.monitor_report("sdk-live", window="1d")),
     }
 
 

@@ -47,6 +47,7 @@ from steward.governance import (
     VerificationInfo,
 )
 from steward.identity import CreatedToken, IdentityService, TeamInfo, TokenInfo, UserInfo
+from steward.monitoring import MonitoringService, WindowInfo, WindowReport, parse_window
 from steward.objects import ObjectInfo, ObjectService
 from steward.policy import Principal, Resource
 from steward.registry import ModelComparison, ModelDetail, ModelService, ModelVersionInfo
@@ -97,6 +98,8 @@ READ_ONLY_ROUTES: set[tuple[str, str]] = {
     ("POST", "/v2/models/{name}/infer"),
     ("POST", "/v1/endpoints/{name}/predict"),
     ("POST", "/v2/models/{name}/versions/{version}/infer"),
+    # reads the prediction log into window profiles (derived state, like the log itself)
+    ("POST", "/v1/endpoints/{name}/monitoring/run"),
 }
 
 MAX_UPLOAD = 256 * 1024 * 1024
@@ -957,6 +960,47 @@ def create_app(rt: Runtime) -> FastAPI:
         """Ground-truth labels for earlier predictions, by the request ids their answers
         carried (all or nothing; monitoring compares them with the predictions)."""
         return serving.feedback(p, name, body.labels)
+
+    monitoring = MonitoringService(rt)
+
+    @app.post(
+        "/v1/endpoints/{name}/monitoring/run",
+        response_model=list[WindowReport],
+        tags=["monitoring"],
+    )
+    def monitor_run(p: Caller, name: str) -> list[WindowReport]:
+        """Read the prediction log into the endpoint's windows; test the latest ones."""
+        return monitoring.run(p, name)
+
+    @app.get(
+        "/v1/endpoints/{name}/monitoring/report", response_model=WindowReport, tags=["monitoring"]
+    )
+    def monitor_report(
+        p: Caller,
+        name: str,
+        window: Annotated[str | None, Query(description="60m, 1h, 1d")] = None,
+        start: datetime | None = None,
+        model: str | None = None,
+    ) -> WindowReport:
+        """One window's drift report (default: the latest of the shortest length)."""
+        if start is not None:
+            _utc_iso("start", start)
+            start = start if start.tzinfo else start.replace(tzinfo=UTC)
+        return monitoring.report(
+            p,
+            name,
+            minutes=parse_window(window) if window else None,
+            start=start,
+            model=model,
+        )
+
+    @app.get(
+        "/v1/endpoints/{name}/monitoring/windows",
+        response_model=list[WindowInfo],
+        tags=["monitoring"],
+    )
+    def monitor_windows(p: Caller, name: str) -> list[WindowInfo]:
+        return monitoring.windows(p, name)
 
     @app.get("/v1/endpoints/{name}/status", response_model=EndpointStatus, tags=["inference"])
     def endpoint_status(p: Caller, name: str) -> EndpointStatus:

@@ -14,6 +14,7 @@ from rich.markup import escape
 from steward.cli.common import HomeOpt, JsonOpt, client, handle_errors, state
 from steward.cli.data import data_app
 from steward.cli.deploy import deploy, endpoint_app, rollback
+from steward.cli.monitor import monitor_app
 from steward.cli.output import console, err_console, print_json, print_table
 from steward.cli.stream import stream_app
 from steward.cli.train import job_app, model_app, train, worker
@@ -49,6 +50,7 @@ for sub, name in (
     (model_app, "model"),
     (endpoint_app, "endpoint"),
     (stream_app, "stream"),
+    (monitor_app, "monitor"),
 ):
     app.add_typer(sub, name=name)
 app.command("train")(train)

@@ -20,6 +20,7 @@ __all__ = [
     "GateSuite",
     "Gates",
     "LogMask",
+    "Monitoring",
     "Prices",
     "Privacy",
     "Quotas",
@@ -301,6 +302,45 @@ class Serving(_Strict):
         return self.latency_budgets_ms.get(endpoint, self.default_latency_budget_ms)
 
 
+class Monitoring(_Strict):
+    """How endpoints are watched (docs/monitoring.md): the window lengths live profiles are
+    kept for, how often the server's monitor runs, the least rows a window needs before it
+    is tested, and drift settings (Evidently's defaults unless set; per model name under
+    ``models``). ``drift`` and each ``models`` entry take the keys of
+    :class:`steward.kernels.drift.DriftSettings`: method, threshold, numeric, categorical,
+    columns, thresholds, drift_share."""
+
+    windows_minutes: list[Annotated[int, Field(ge=1, le=44_640)]] = Field(
+        default_factory=lambda: [60, 1440], min_length=1
+    )
+    interval_seconds: float = Field(60.0, gt=0, le=86_400)
+    min_rows: int = Field(100, ge=1)
+    drift: dict[str, Any] = Field(default_factory=dict)
+    models: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _drift_settings(self) -> Monitoring:
+        from steward.kernels.drift import DriftError, DriftSettings
+
+        problems = []
+        for where, d in [("drift", self.drift)] + [
+            (f"models.{m}", d) for m, d in self.models.items()
+        ]:
+            try:
+                DriftSettings.from_dict(d)
+            except DriftError as exc:
+                problems.append(f"monitoring.{where}: {exc}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def drift_for(self, model: str) -> Any:
+        """The DriftSettings for a model (its own entry over the general one)."""
+        from steward.kernels.drift import DriftSettings
+
+        return DriftSettings.from_dict({**self.drift, **self.models.get(model, {})})
+
+
 class StewardConfig(_Strict):
     """The whole of ``steward.yaml``."""
 
@@ -313,6 +353,7 @@ class StewardConfig(_Strict):
     training: Training = Field(default_factory=lambda: Training())
     gates: Gates = Field(default_factory=lambda: Gates())
     serving: Serving = Field(default_factory=lambda: Serving())
+    monitoring: Monitoring = Field(default_factory=lambda: Monitoring())
 
     @model_validator(mode="after")
     def _cross_references(self) -> StewardConfig:

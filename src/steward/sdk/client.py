@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
@@ -34,6 +35,7 @@ from steward.governance import (
     VerificationInfo,
 )
 from steward.identity import CreatedToken, IdentityService, TeamInfo, TokenInfo, UserInfo
+from steward.monitoring import MonitoringService, WindowInfo, WindowReport, parse_window
 from steward.objects import ObjectInfo, ObjectService
 from steward.policy import Principal
 from steward.registry import (
@@ -177,6 +179,7 @@ class Steward:
             self._gates = GateService(self._rt)
             self._deploy = DeployService(self._rt)
         self._serving: ServingService | None = None
+        self._monitoring: MonitoringService | None = None
 
     # -- lifecycle -------------------------------------------------------------------
     @property
@@ -874,6 +877,62 @@ class Steward:
         if self._remote:
             return self._remote.model(EndpointInfo, "GET", f"/v1/endpoints/{name}")
         return self._deploy.endpoint(self._principal, name)
+
+    def _monitor(self) -> MonitoringService:
+        if self._monitoring is None:
+            self._monitoring = MonitoringService(self.runtime)
+        return self._monitoring
+
+    def monitor_run(self, endpoint: str) -> list[WindowReport]:
+        """Read the prediction log into the endpoint's windows and test the latest ones
+        for drift against the model's reference profile."""
+        if self._remote:
+            return self._remote.models(
+                WindowReport, "POST", f"/v1/endpoints/{endpoint}/monitoring/run"
+            )
+        return self._monitor().run(self._principal, endpoint)
+
+    def monitor_report(
+        self,
+        endpoint: str,
+        *,
+        window: str | None = None,
+        start: datetime | None = None,
+        model: str | None = None,
+    ) -> WindowReport:
+        """One window's drift report (default: the latest of the shortest length);
+        ``window`` as ``60m``, ``1h`` or ``1d``."""
+        if self._remote:
+            params = {
+                k: v
+                for k, v in {
+                    "window": window,
+                    "start": start.isoformat() if start else None,
+                    "model": model,
+                }.items()
+                if v is not None
+            }
+            return self._remote.model(
+                WindowReport,
+                "GET",
+                f"/v1/endpoints/{endpoint}/monitoring/report",
+                params=params,
+            )
+        return self._monitor().report(
+            self._principal,
+            endpoint,
+            minutes=parse_window(window) if window else None,
+            start=start,
+            model=model,
+        )
+
+    def monitor_windows(self, endpoint: str) -> list[WindowInfo]:
+        """The endpoint's monitoring windows, newest first."""
+        if self._remote:
+            return self._remote.models(
+                WindowInfo, "GET", f"/v1/endpoints/{endpoint}/monitoring/windows"
+            )
+        return self._monitor().windows(self._principal, endpoint)
 
     def _served(self) -> ServingService:
         if self._serving is None:

@@ -460,32 +460,10 @@ class ServingService:
                 m = self._models.get(ref)
                 if m is None:
                     detail, onnx = self.registry.serving_artifact(ref)
-                    plan = log_plan(
-                        detail.ref,
-                        detail.inputs,
-                        detail.outputs,
-                        self._categories(detail),
-                        self.rt.config.serving.log_mask,
-                    )
+                    plan = logged_plan(self.rt, detail)
                     m = _Model(ref, detail, OnnxRunner(onnx, detail.inputs, detail.classes), plan)
                     self._models[ref] = m
         return m
-
-    def _categories(self, detail: ModelDetail) -> dict[str, str]:
-        """Column → classification category, over the datasets the model was trained on
-        (the most sensitive category wins where they disagree)."""
-        rank = {"none": 0, "quasi": 1, "free_text": 2, "special": 3, "direct": 4}
-        out: dict[str, str] = {}
-        datasets = DatasetService(self.rt)
-        for d in detail.lineage.get("datasets", []):
-            try:
-                view, _, _ = datasets.governed_view(d["ref"])
-            except (StewardError, KeyError):
-                continue  # an imported model's data is not in this home
-            for c in view.classification:
-                if rank.get(c.category, 0) > rank.get(out.get(c.column, "none"), 0):
-                    out[c.column] = c.category
-        return out
 
     def loaded(self, endpoint: str) -> _Loaded:
         """The endpoint's current revision with its sessions loaded (see module docs)."""
@@ -967,6 +945,34 @@ class ServingService:
                 InferOutput(name=spec["name"], shape=list(arr.shape), datatype=datatype, data=data)
             )
         return out
+
+
+def input_categories(rt: Runtime, detail: ModelDetail) -> dict[str, str]:
+    """Column → classification category, over the datasets the model was trained on
+    (the most sensitive category wins where they disagree)."""
+    rank = {"none": 0, "quasi": 1, "free_text": 2, "special": 3, "direct": 4}
+    out: dict[str, str] = {}
+    datasets = DatasetService(rt)
+    for d in detail.lineage.get("datasets", []):
+        try:
+            view, _, _ = datasets.governed_view(d["ref"])
+        except (StewardError, KeyError):
+            continue  # an imported model's data is not in this home
+        for c in view.classification:
+            if rank.get(c.category, 0) > rank.get(out.get(c.column, "none"), 0):
+                out[c.column] = c.category
+    return out
+
+
+def logged_plan(rt: Runtime, detail: ModelDetail) -> LogPlan:
+    """How the prediction log stores this model's inputs (which are masked, and how)."""
+    return log_plan(
+        detail.ref,
+        detail.inputs,
+        detail.outputs,
+        input_categories(rt, detail),
+        rt.config.serving.log_mask,
+    )
 
 
 def _only(request: InferRequest, model: _Model) -> InferRequest:

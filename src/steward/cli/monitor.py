@@ -1,0 +1,125 @@
+"""``steward monitor``: drift reports of an endpoint's traffic against its model."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from steward.cli.common import JsonOpt, client, handle_errors
+from steward.cli.output import console, print_json, print_table
+from steward.monitoring import WindowReport
+
+__all__ = ["monitor_app"]
+
+monitor_app = typer.Typer(
+    help="Monitoring: drift of live traffic against the model (see docs/monitoring.md).",
+    no_args_is_help=True,
+)
+
+
+def _num(x: float | None, digits: int = 4) -> str:
+    return "—" if x is None else f"{x:.{digits}g}"
+
+
+def _show(r: WindowReport) -> None:
+    span = f"{r.start:%Y-%m-%d %H:%M}–{r.end:%Y-%m-%d %H:%M} UTC ({r.minutes} min)"
+    if r.too_few_rows:
+        verdict = "[yellow]not tested[/yellow]"
+    elif r.dataset_drift:
+        verdict = "[red]DRIFT[/red]"
+    else:
+        verdict = "[green]no dataset drift[/green]"
+    share = "—" if r.drifted_share is None else f"{r.drifted_share:.0%}"
+    console.print(
+        f"[bold]{r.endpoint}[/bold] · {r.model} · {span}: {r.rows:,} rows against a "
+        f"reference of {r.reference_rows:,}; {r.drifted} of {r.tested} tested features "
+        f"drifted ({share}; the dataset drifts at {r.drift_share:.0%}): {verdict}"
+    )
+    for note in r.notes:
+        console.print(f"  {escape(note)}")
+    table = Table(show_lines=False)
+    for col in ("feature", "kind", "test", "score", "p-value", "threshold", "verdict"):
+        table.add_column(col)
+    rows = list(r.features) + ([r.prediction] if r.prediction else [])
+    for v in rows:
+        mark = {
+            "drifted": "[red]DRIFT[/red]",
+            "stable": "[green]ok[/green]",
+        }.get(v.status, f"[dim]not tested: {escape(v.reason or '')}[/dim]")
+        table.add_row(
+            escape(v.column),
+            v.kind,
+            v.method or "—",
+            _num(v.score),
+            _num(v.p_value),
+            _num(v.threshold, 3),
+            mark,
+        )
+    console.print(table)
+    lat = (
+        "no latency yet"
+        if r.latency_p99_ms is None
+        else f"latency p50 {r.latency_p50_ms} ms, p99 {r.latency_p99_ms} ms (budget "
+        f"{r.budget_ms:g} ms)"
+    )
+    console.print(f"  {lat}")
+
+
+@monitor_app.command("run")
+@handle_errors
+def monitor_run(
+    endpoint: Annotated[str, typer.Argument(help="The endpoint to check.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Read the prediction log into windows and test the latest ones for drift."""
+    reports = client().monitor_run(endpoint)
+    if as_json:
+        return print_json(reports)
+    if not reports:
+        console.print(f"endpoint {endpoint}: no predictions logged yet")
+    for r in reports:
+        _show(r)
+    return None
+
+
+@monitor_app.command("report")
+@handle_errors
+def monitor_report(
+    endpoint: Annotated[str, typer.Argument(help="The endpoint.")],
+    window: Annotated[
+        str | None, typer.Option(help="Window length: 60m, 1h, 1d (default: the shortest).")
+    ] = None,
+    start: Annotated[
+        datetime | None, typer.Option(help="The window's start, UTC (default: the latest).")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="The model version (name@version).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """One window's table: feature, test, score, threshold and verdict."""
+    r = client().monitor_report(endpoint, window=window, start=start, model=model)
+    if as_json:
+        return print_json(r)
+    _show(r)
+    return None
+
+
+@monitor_app.command("windows")
+@handle_errors
+def monitor_windows(
+    endpoint: Annotated[str, typer.Argument(help="The endpoint.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """The endpoint's windows, newest first."""
+    wins = client().monitor_windows(endpoint)
+    if as_json:
+        return print_json(wins)
+    print_table(
+        wins,
+        ["start", "minutes", "model", "rows", "evaluated_at", "dataset_drift"],
+        title=f"windows of {endpoint}",
+    )
+    return None
