@@ -175,6 +175,12 @@ def _route_examples(client: TestClient, rt: Runtime) -> dict[tuple[str, str], Ca
         ("POST", "/v1/endpoints/{name}/predict"): lambda: _predict(client, rt, "pred"),
         ("POST", "/v1/endpoints/{name}/feedback"): lambda: _feedback(client, rt, "fb"),
         ("POST", "/v1/endpoints/{name}/monitoring/run"): lambda: _monitored(client, rt, "mon"),
+        ("POST", "/v1/alerts/{alert_id}/acknowledge"): lambda: (
+            lambda a: lambda: client.post(f"/v1/alerts/{a}/acknowledge", json={"note": "x"})
+        )(_alert(client, rt, "ack")),
+        ("POST", "/v1/alerts/{alert_id}/resolve"): lambda: (
+            lambda a: lambda: client.post(f"/v1/alerts/{a}/resolve", json={})
+        )(_alert(client, rt, "res")),
         ("POST", "/v2/models/{name}/versions/{version}/infer"): lambda: _infer(
             client, rt, "infv", versioned=True
         ),
@@ -326,6 +332,42 @@ def _monitored(client: TestClient, rt: Runtime, name: str) -> Callable[[], Any]:
     return lambda: client.post(f"/v1/endpoints/{name}-ep/monitoring/run")
 
 
+def _alert(client: TestClient, rt: Runtime, name: str) -> int:
+    """An open alert (set-up): the default latency rule on a slow window of an endpoint."""
+    assert _predict(client, rt, name)().status_code == 200
+    return _slow_alert(rt, f"{name}-ep")
+
+
+def _slow_alert(rt: Runtime, endpoint: str) -> int:
+    from datetime import UTC, datetime
+
+    from steward.monitoring import AlertService, WindowReport
+
+    slow = WindowReport(
+        endpoint=endpoint,
+        model="m@1",
+        minutes=60,
+        start=datetime(2026, 1, 1, tzinfo=UTC),
+        end=datetime(2026, 1, 1, 1, tzinfo=UTC),
+        rows=500,
+        evaluated_at=None,
+        dataset_drift=None,
+        reference_rows=1000,
+        tested=0,
+        drifted=0,
+        drifted_share=None,
+        drift_share=0.5,
+        features=[],
+        prediction=None,
+        latency_p50_ms=1.0,
+        latency_p99_ms=999.0,
+        budget_ms=50.0,
+        too_few_rows=True,
+    )
+    [alert] = AlertService(rt).evaluate(endpoint, slow)
+    return alert.id
+
+
 def _refused(call: Callable[[], Any]) -> None:
     from steward.errors import ValidationFailed
 
@@ -433,6 +475,10 @@ def _sdk_examples(sw: Steward, tmp: Path) -> dict[str, tuple[str | None, Callabl
     dep.deploy(Principal("admin"), served[1], endpoint="sdk-live", strategy="canary", percent=5)
     dep.deploy(Principal("admin"), served[0], endpoint="sdk-rb", site="eu-fra")
     dep.deploy(Principal("admin"), served[1], endpoint="sdk-rb")
+    dep.deploy(Principal("admin"), served[0], endpoint="sdk-alerting", site="eu-fra")
+    # alerts on endpoints monitor_run does not watch (its automatic actions are governed,
+    # but in this walk it must only read)
+    alert_ids = [_slow_alert(rt, "sdk-alerting"), _slow_alert(rt, "sdk-rb")]
     return {
         "me": (None, sw.me),
         "users": (None, sw.users),
@@ -519,6 +565,9 @@ def _sdk_examples(sw: Steward, tmp: Path) -> dict[str, tuple[str | None, Callabl
         "monitor_run": (None, lambda: sw.monitor_run("sdk-live")),
         "monitor_windows": (None, lambda: sw.monitor_windows("sdk-live")),
         "monitor_report": (None, lambda: sw.monitor_report("sdk-live", window="1d")),
+        "alerts": (None, lambda: sw.alerts(endpoint="sdk-live")),
+        "acknowledge_alert": ("alert.acknowledge", lambda: sw.acknowledge_alert(alert_ids[0])),
+        "resolve_alert": ("alert.resolve", lambda: sw.resolve_alert(alert_ids[1])),
     }
 
 

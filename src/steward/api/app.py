@@ -47,7 +47,14 @@ from steward.governance import (
     VerificationInfo,
 )
 from steward.identity import CreatedToken, IdentityService, TeamInfo, TokenInfo, UserInfo
-from steward.monitoring import MonitoringService, WindowInfo, WindowReport, parse_window
+from steward.monitoring import (
+    AlertInfo,
+    AlertService,
+    MonitoringService,
+    WindowInfo,
+    WindowReport,
+    parse_window,
+)
 from steward.objects import ObjectInfo, ObjectService
 from steward.policy import Principal, Resource
 from steward.registry import ModelComparison, ModelDetail, ModelService, ModelVersionInfo
@@ -89,6 +96,8 @@ MUTATING_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/endpoints/{name}/promote"): "deployment.promote",
     ("POST", "/v1/endpoints/{name}/rollback"): "deployment.rollback",
     ("POST", "/v1/endpoints/{name}/feedback"): "endpoint.feedback",
+    ("POST", "/v1/alerts/{alert_id}/acknowledge"): "alert.acknowledge",
+    ("POST", "/v1/alerts/{alert_id}/resolve"): "alert.resolve",
 }
 
 #: POST routes that change nothing (dry runs); a test checks that they really do not.
@@ -202,6 +211,10 @@ class PredictResponse(BaseModel):
     model: str | None
     revision: int | None
     predictions: list[dict[str, Any]]
+
+
+class NoteRequest(BaseModel):
+    note: str = Field("", max_length=2000)
 
 
 class FeedbackRequest(BaseModel):
@@ -1001,6 +1014,24 @@ def create_app(rt: Runtime) -> FastAPI:
     )
     def monitor_windows(p: Caller, name: str) -> list[WindowInfo]:
         return monitoring.windows(p, name)
+
+    alerting = AlertService(rt)
+
+    @app.get("/v1/alerts", response_model=list[AlertInfo], tags=["monitoring"])
+    def list_alerts(
+        p: Caller,
+        endpoint: str | None = None,
+        state: Annotated[str | None, Query(pattern="^(open|acknowledged|resolved)$")] = None,
+    ) -> list[AlertInfo]:
+        return alerting.alerts(p, endpoint=endpoint, state=state)
+
+    @app.post("/v1/alerts/{alert_id}/acknowledge", response_model=AlertInfo, tags=["monitoring"])
+    def acknowledge_alert(p: Caller, alert_id: int, body: NoteRequest) -> AlertInfo:
+        return alerting.acknowledge(p, alert_id, body.note)
+
+    @app.post("/v1/alerts/{alert_id}/resolve", response_model=AlertInfo, tags=["monitoring"])
+    def resolve_alert(p: Caller, alert_id: int, body: NoteRequest) -> AlertInfo:
+        return alerting.resolve(p, alert_id, body.note)
 
     @app.get("/v1/endpoints/{name}/status", response_model=EndpointStatus, tags=["inference"])
     def endpoint_status(p: Caller, name: str) -> EndpointStatus:

@@ -14,7 +14,7 @@ from rich.markup import escape
 from steward.cli.common import HomeOpt, JsonOpt, client, handle_errors, state
 from steward.cli.data import data_app
 from steward.cli.deploy import deploy, endpoint_app, rollback
-from steward.cli.monitor import monitor_app
+from steward.cli.monitor import alert_app, monitor_app
 from steward.cli.output import console, err_console, print_json, print_table
 from steward.cli.stream import stream_app
 from steward.cli.train import job_app, model_app, train, worker
@@ -51,6 +51,7 @@ for sub, name in (
     (endpoint_app, "endpoint"),
     (stream_app, "stream"),
     (monitor_app, "monitor"),
+    (alert_app, "alert"),
 ):
     app.add_typer(sub, name=name)
 app.command("train")(train)
@@ -108,6 +109,13 @@ def server(
     jobs: Annotated[
         bool, typer.Option(help="Also run queued training jobs (a worker thread).")
     ] = True,
+    monitor: Annotated[
+        bool,
+        typer.Option(
+            help="Also watch every endpoint (read the prediction log, test for drift, apply "
+            "the alert rules) every monitoring.interval_seconds."
+        ),
+    ] = True,
     access_log: Annotated[
         bool,
         typer.Option(
@@ -144,6 +152,16 @@ def server(
                 err_console.print(f"jobs: not running them here: {e.message}")
 
         threading.Thread(target=run_jobs, name="steward-worker", daemon=True).start()
+    watcher = None
+    if monitor:
+        # in its own process: profiling windows holds the GIL for a while, and predictions
+        # must not wait for it (the child exits when this process does)
+        import subprocess
+
+        watcher = subprocess.Popen(
+            [sys.executable, "-m", "steward.cli", "--home", str(rt.home.root), "monitor", "serve"],
+            stdin=subprocess.DEVNULL,
+        )
     try:
         uvicorn.run(
             create_app(rt),
@@ -156,6 +174,9 @@ def server(
         )
     finally:
         stop.set()
+        if watcher is not None:
+            watcher.terminate()
+            watcher.wait(timeout=10)
 
 
 @app.command()

@@ -9,11 +9,11 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from steward.cli.common import JsonOpt, client, handle_errors
+from steward.cli.common import JsonOpt, client, handle_errors, state
 from steward.cli.output import console, print_json, print_table
 from steward.monitoring import WindowReport
 
-__all__ = ["monitor_app"]
+__all__ = ["alert_app", "monitor_app"]
 
 monitor_app = typer.Typer(
     help="Monitoring: drift of live traffic against the model (see docs/monitoring.md).",
@@ -41,6 +41,12 @@ def _show(r: WindowReport) -> None:
     )
     for note in r.notes:
         console.print(f"  {escape(note)}")
+    for a in r.alerts:
+        done = ", ".join(x["action"] + ("" if x.get("ok") else " (failed)") for x in a.actions)
+        console.print(
+            f"  [bold]alert {a.id}[/bold] ({a.state}, seen {a.count}x): {escape(a.message)}"
+            + (f"; done: {done}" if done else "")
+        )
     table = Table(show_lines=False)
     for col in ("feature", "kind", "test", "score", "p-value", "threshold", "verdict"):
         table.add_column(col)
@@ -123,3 +129,92 @@ def monitor_windows(
         title=f"windows of {endpoint}",
     )
     return None
+
+
+alert_app = typer.Typer(
+    help="Monitoring's alerts: list, acknowledge, resolve.", no_args_is_help=True
+)
+
+
+@alert_app.command("list")
+@handle_errors
+def alert_list(
+    endpoint: Annotated[str | None, typer.Option(help="Only this endpoint's.")] = None,
+    state: Annotated[str | None, typer.Option(help="open, acknowledged or resolved.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Alerts, newest first."""
+    alerts = client().alerts(endpoint=endpoint, state=state)
+    if as_json:
+        return print_json(alerts)
+    print_table(
+        alerts,
+        ["id", "endpoint", "rule", "state", "severity", "count", "message"],
+        title="alerts",
+    )
+    return None
+
+
+@alert_app.command("ack")
+@handle_errors
+def alert_ack(
+    alert_id: Annotated[int, typer.Argument(help="The alert's id.")],
+    note: Annotated[str, typer.Option(help="Why, for the record.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Acknowledge an open alert (it stays until resolved)."""
+    a = client().acknowledge_alert(alert_id, note=note)
+    if as_json:
+        return print_json(a)
+    console.print(f"alert {a.id} acknowledged by {a.acknowledged_by}")
+    return None
+
+
+@alert_app.command("resolve")
+@handle_errors
+def alert_resolve(
+    alert_id: Annotated[int, typer.Argument(help="The alert's id.")],
+    note: Annotated[str, typer.Option(help="Why, for the record.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Resolve an alert."""
+    a = client().resolve_alert(alert_id, note=note)
+    if as_json:
+        return print_json(a)
+    console.print(f"alert {a.id} resolved by {a.resolved_by}")
+    return None
+
+
+@monitor_app.command("serve")
+@handle_errors
+def monitor_serve(
+    interval: Annotated[
+        float | None,
+        typer.Option(help="Seconds between rounds [default: monitoring.interval_seconds]."),
+    ] = None,
+    once: Annotated[bool, typer.Option(help="One round, then exit.")] = False,
+) -> None:
+    """Watch every endpoint: read the log, test for drift, apply the alert rules, every
+    interval (``steward server`` runs this as a child process)."""
+    import os
+    import signal
+    import threading
+
+    from steward.monitoring import MonitoringService
+    from steward.runtime import Runtime
+
+    rt = Runtime.open(state.home)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    parent = os.getppid()
+    wait = interval if interval is not None else rt.config.monitoring.interval_seconds
+    mon = MonitoringService(rt)
+    try:
+        while True:
+            for name, reports in mon.watch_all().items():
+                for a in (a for r in reports for a in r.alerts):
+                    console.print(f"monitor: {name}: alert {a.id} ({a.state}): {a.message}")
+            if once or stop.wait(wait) or os.getppid() != parent:
+                break  # stopped, or the server that started us is gone
+    finally:
+        rt.close()

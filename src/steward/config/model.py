@@ -15,6 +15,7 @@ __all__ = [
     "JURISDICTIONS",
     "PROVIDERS",
     "ROLES",
+    "AlertRule",
     "ChampionGate",
     "FairnessGate",
     "GateSuite",
@@ -302,6 +303,51 @@ class Serving(_Strict):
         return self.latency_budgets_ms.get(endpoint, self.default_latency_budget_ms)
 
 
+Signal = Literal[
+    "dataset_drift", "prediction_drift", "feature_drift", "latency", "error_rate", "rejected_share"
+]
+ActionName = Literal["alert", "webhook", "rollback", "retrain"]
+
+
+def _alert_only() -> list[ActionName]:
+    return ["alert"]
+
+
+class AlertRule(_Strict):
+    """When a signal shows on an endpoint's latest (shortest) window, do the actions.
+
+    ``error_rate`` and ``rejected_share`` fire above ``threshold`` (a share; default 0.05);
+    ``latency`` when the window's p99 is over the endpoint's budget; the drift signals on
+    the window's drift verdicts. Every action is taken as ``steward-monitor`` through the
+    one door: ``alert`` opens (or adds to) an alert, ``webhook`` posts it to ``webhook``,
+    ``rollback`` returns the endpoint to its previous revision (once per alert),
+    ``retrain`` opens a training job with the model's spec (its result must pass the gates
+    again before anyone may deploy it)."""
+
+    name: str = Field(min_length=1, max_length=128)
+    signal: Signal
+    endpoints: list[str] = Field(default_factory=list, description="empty: every endpoint")
+    threshold: float | None = Field(None, ge=0, le=1)
+    actions: list[ActionName] = Field(default_factory=_alert_only, min_length=1)
+    webhook: str | None = Field(None, pattern=r"^https?://")
+    severity: Literal["info", "warning", "critical"] = "warning"
+
+    @model_validator(mode="after")
+    def _webhook(self) -> AlertRule:
+        if "webhook" in self.actions and not self.webhook:
+            raise ValueError(f"rule {self.name}: the webhook action needs a webhook URL")
+        return self
+
+
+def _default_rules() -> list[AlertRule]:
+    return [
+        AlertRule(name="data-drift", signal="dataset_drift"),
+        AlertRule(name="prediction-drift", signal="prediction_drift"),
+        AlertRule(name="latency-budget", signal="latency"),
+        AlertRule(name="errors", signal="error_rate", threshold=0.05),
+    ]
+
+
 class Monitoring(_Strict):
     """How endpoints are watched (docs/monitoring.md): the window lengths live profiles are
     kept for, how often the server's monitor runs, the least rows a window needs before it
@@ -317,6 +363,7 @@ class Monitoring(_Strict):
     min_rows: int = Field(100, ge=1)
     drift: dict[str, Any] = Field(default_factory=dict)
     models: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    rules: list[AlertRule] = Field(default_factory=_default_rules)
 
     @model_validator(mode="after")
     def _drift_settings(self) -> Monitoring:

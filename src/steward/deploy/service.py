@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 from sqlalchemy import select
@@ -277,14 +277,20 @@ class DeployService:
         return self.rt.door.run(principal, action, do)
 
     def rollback(
-        self, principal: Principal, endpoint: str, *, to: int | None = None
+        self,
+        principal: Principal,
+        endpoint: str,
+        *,
+        to: int | None = None,
+        evidence: dict[str, Any] | None = None,
     ) -> EndpointInfo:
-        """A new revision equal to the previous one (or to revision ``to``)."""
-        action = Action(
-            "deployment.rollback",
-            self._endpoint_resource(endpoint),
-            payload={"endpoint": endpoint, "to": to},
-        )
+        """A new revision equal to the previous one (or to revision ``to``). ``evidence``
+        (an automatic rollback's reason: the rule, the signal, the window's figures) goes
+        into the ledger entry and the revision's reason."""
+        payload: dict[str, Any] = {"endpoint": endpoint, "to": to}
+        if evidence is not None:
+            payload["evidence"] = evidence
+        action = Action("deployment.rollback", self._endpoint_resource(endpoint), payload=payload)
 
         def do(s: Session) -> EndpointInfo:
             ep = self._endpoint(s, endpoint, lock=True)
@@ -304,7 +310,8 @@ class DeployService:
                 old.primary_version_id,
                 old.candidate_version_id,
                 old.percent,
-                f"rollback to revision {target}",
+                f"rollback to revision {target}"
+                + (f" ({evidence['reason']})" if evidence and "reason" in evidence else ""),
                 principal,
             )
             s.flush()

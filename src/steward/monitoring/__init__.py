@@ -2,6 +2,7 @@
 reference profile (later: performance when labels arrive, SLOs, alerts and actions,
 revalidation)."""
 
+from steward.monitoring.alerts import SERVICE, AlertInfo, AlertService
 from steward.monitoring.service import (
     ColumnVerdict,
     MonitoringService,
@@ -10,4 +11,13 @@ from steward.monitoring.service import (
     parse_window,
 )
 
-__all__ = ["ColumnVerdict", "MonitoringService", "WindowInfo", "WindowReport", "parse_window"]
+__all__ = [
+    "SERVICE",
+    "AlertInfo",
+    "AlertService",
+    "ColumnVerdict",
+    "MonitoringService",
+    "WindowInfo",
+    "WindowReport",
+    "parse_window",
+]

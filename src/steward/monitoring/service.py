@@ -21,6 +21,7 @@ reference: they are reported as not tested, with that reason.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,10 +33,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from steward.deploy import DeployService
 from steward.door import Action
 from steward.errors import NotFound, ValidationFailed
 from steward.kernels.drift import TableDrift, table_drift
 from steward.kernels.profile import NumericProfile, TableProfile
+from steward.monitoring.alerts import AlertInfo, AlertService
 from steward.policy import Principal, Resource
 from steward.registry import ModelDetail, ModelService
 from steward.runtime import Runtime
@@ -49,6 +52,8 @@ from steward.store import (
 )
 
 __all__ = ["ColumnVerdict", "MonitoringService", "WindowInfo", "WindowReport", "parse_window"]
+
+_log = logging.getLogger("steward.monitoring")
 
 #: log rows read per batch (one transaction each)
 BATCH = 20_000
@@ -89,6 +94,7 @@ class WindowReport(WindowInfo):
     budget_ms: float
     too_few_rows: bool = False
     notes: list[str] = Field(default_factory=list)
+    alerts: list[AlertInfo] = Field(default_factory=list)  # opened, added to or resolved
 
 
 def parse_window(text: str) -> int:
@@ -270,9 +276,24 @@ class MonitoringService:
             return [_info(w) for w in wins]
 
     def run(self, principal: Principal, endpoint: str) -> list[WindowReport]:
-        """Read the log, then evaluate the endpoint's latest window of each length and
-        model (the ones traffic is still arriving in, or arrived in last)."""
+        """Read the log, evaluate the endpoint's latest window of each length and model
+        (the ones traffic is still arriving in, or arrived in last), and apply the alert
+        rules to the shortest window of the model the endpoint serves now."""
         self._check(principal, endpoint)
+        return self.watch(endpoint)
+
+    def watch_all(self) -> dict[str, list[WindowReport]]:
+        """:meth:`watch` every endpoint (a failure on one is logged, the others go on)."""
+        out: dict[str, list[WindowReport]] = {}
+        for name in self._endpoints():
+            try:
+                out[name] = self.watch(name)
+            except Exception as exc:  # one endpoint's trouble must not stop the monitor
+                _log.warning("monitor: endpoint %s: %s: %s", name, type(exc).__name__, exc)
+        return out
+
+    def watch(self, endpoint: str) -> list[WindowReport]:
+        """:meth:`run` without a caller: what the server's background monitor does."""
         self.ingest(endpoint)
         with self.rt.store.transaction() as s:
             latest = s.execute(
@@ -280,7 +301,16 @@ class MonitoringService:
                 .where(MonitorWindow.endpoint == endpoint)
                 .group_by(MonitorWindow.model, MonitorWindow.minutes)
             ).all()
-        return [self._evaluate(endpoint, m, n, st) for m, n, st in sorted(latest)]
+        reports = [self._evaluate(endpoint, m, n, st) for m, n, st in sorted(latest)]
+        try:
+            current = DeployService(self.rt).current(endpoint)[0].primary
+        except NotFound:
+            return reports
+        shortest = min(self.rt.config.monitoring.windows_minutes)
+        for r in reports:
+            if r.model == current and r.minutes == shortest:
+                r.alerts = AlertService(self.rt).evaluate(endpoint, r)
+        return reports
 
     def report(
         self,

@@ -35,7 +35,14 @@ from steward.governance import (
     VerificationInfo,
 )
 from steward.identity import CreatedToken, IdentityService, TeamInfo, TokenInfo, UserInfo
-from steward.monitoring import MonitoringService, WindowInfo, WindowReport, parse_window
+from steward.monitoring import (
+    AlertInfo,
+    AlertService,
+    MonitoringService,
+    WindowInfo,
+    WindowReport,
+    parse_window,
+)
 from steward.objects import ObjectInfo, ObjectService
 from steward.policy import Principal
 from steward.registry import (
@@ -933,6 +940,27 @@ class Steward:
                 WindowInfo, "GET", f"/v1/endpoints/{endpoint}/monitoring/windows"
             )
         return self._monitor().windows(self._principal, endpoint)
+
+    def alerts(self, *, endpoint: str | None = None, state: str | None = None) -> list[AlertInfo]:
+        """Monitoring's alerts, newest first (``state``: open, acknowledged, resolved)."""
+        if self._remote:
+            params = {k: v for k, v in {"endpoint": endpoint, "state": state}.items() if v}
+            return self._remote.models(AlertInfo, "GET", "/v1/alerts", params=params)
+        return AlertService(self.runtime).alerts(self._principal, endpoint=endpoint, state=state)
+
+    def acknowledge_alert(self, alert_id: int, *, note: str = "") -> AlertInfo:
+        if self._remote:
+            return self._remote.model(
+                AlertInfo, "POST", f"/v1/alerts/{alert_id}/acknowledge", json={"note": note}
+            )
+        return AlertService(self.runtime).acknowledge(self._principal, alert_id, note)
+
+    def resolve_alert(self, alert_id: int, *, note: str = "") -> AlertInfo:
+        if self._remote:
+            return self._remote.model(
+                AlertInfo, "POST", f"/v1/alerts/{alert_id}/resolve", json={"note": note}
+            )
+        return AlertService(self.runtime).resolve(self._principal, alert_id, note)
 
     def _served(self) -> ServingService:
         if self._serving is None:

@@ -1,0 +1,413 @@
+"""Alerts: monitoring signals that rules in ``steward.yaml`` turn into actions.
+
+A window's report gives signals (dataset drift, prediction drift, a drifted feature, p99
+over the latency budget, error or rejection rate over a rule's threshold). Each rule that
+names an endpoint's signal either **fires** (the signal shows), **clears** (it was tested
+and does not show) or says nothing (the window was too small to test). A firing rule opens
+an alert, or adds to the open (or acknowledged) one with the same key (endpoint, rule,
+signal): alerts de-duplicate. Its other actions run once per alert: a webhook POST, a
+rollback of the endpoint to its previous revision, a retraining job with the model's spec.
+A clearing rule resolves its alert.
+
+Opening and resolving alerts, rollbacks and retraining jobs are governed actions of the
+service identity ``steward-monitor`` (see ``policy/pack/service.cedar``), so each is in
+the ledger with the evidence that triggered it. People acknowledge and resolve alerts as
+``alert.acknowledge`` / ``alert.resolve``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from pydantic import BaseModel
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from steward.config import AlertRule
+from steward.deploy import DeployService
+from steward.door import Action
+from steward.errors import Conflict, NotFound, StewardError, ValidationFailed
+from steward.policy import Principal, Resource
+from steward.policy.entities import SERVICE_USER
+from steward.runtime import Runtime
+from steward.store import Alert, Endpoint, EndpointCount, governed_writes
+from steward.training import TrainingService
+
+__all__ = ["SERVICE", "AlertInfo", "AlertService", "signals"]
+
+SERVICE = Principal(SERVICE_USER)
+_log = logging.getLogger("steward.monitoring.alerts")
+STATES = ("open", "acknowledged", "resolved")
+
+
+class AlertInfo(BaseModel):
+    id: int
+    endpoint: str
+    rule: str
+    signal: str
+    severity: str
+    state: str
+    count: int
+    message: str
+    evidence: dict[str, Any]
+    actions: list[dict[str, Any]]
+    opened_at: datetime
+    updated_at: datetime
+    acknowledged_by: str | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+
+
+def _info(a: Alert) -> AlertInfo:
+    return AlertInfo(
+        id=a.id,
+        endpoint=a.endpoint,
+        rule=a.rule,
+        signal=a.signal,
+        severity=a.severity,
+        state=a.state,
+        count=a.count,
+        message=a.message,
+        evidence=json.loads(a.evidence),
+        actions=json.loads(a.actions),
+        opened_at=a.opened_at,
+        updated_at=a.updated_at,
+        acknowledged_by=a.acknowledged_by,
+        resolved_by=a.resolved_by,
+        resolved_at=a.resolved_at,
+    )
+
+
+def signals(report: Any, counts: dict[str, int]) -> dict[str, dict[str, Any] | None]:
+    """Signal → evidence (it shows) or None (tested, it does not); signals that could not
+    be tested (a window too small) are left out."""
+    window = {
+        "model": report.model,
+        "window_start": report.start.isoformat(),
+        "window_minutes": report.minutes,
+        "rows": report.rows,
+    }
+    out: dict[str, dict[str, Any] | None] = {}
+    if not report.too_few_rows:
+        drifted = [
+            {"column": f.column, "method": f.method, "score": f.score, "threshold": f.threshold}
+            for f in report.features
+            if f.status == "drifted"
+        ]
+        out["dataset_drift"] = (
+            {**window, "drifted_share": report.drifted_share, "drifted": drifted}
+            if report.dataset_drift
+            else None
+        )
+        out["feature_drift"] = {**window, "drifted": drifted} if drifted else None
+        p = report.prediction
+        out["prediction_drift"] = (
+            {**window, "method": p.method, "score": p.score, "threshold": p.threshold}
+            if p is not None and p.status == "drifted"
+            else None
+        )
+    if report.latency_p99_ms is not None:
+        out["latency"] = (
+            {**window, "p99_ms": report.latency_p99_ms, "budget_ms": report.budget_ms}
+            if report.latency_p99_ms > report.budget_ms
+            else None
+        )
+    total = sum(counts.values())
+    if total:
+        out["error_rate"] = {**window, "errors": counts.get("error", 0), "requests": total}
+        out["rejected_share"] = {
+            **window,
+            "rejected": counts.get("rejected", 0),
+            "requests": total,
+        }
+    return out
+
+
+def _fires(rule: AlertRule, evidence: dict[str, Any] | None) -> bool:
+    if evidence is None:
+        return False
+    if rule.signal == "error_rate":
+        return bool(evidence["errors"] / evidence["requests"] > (rule.threshold or 0.05))
+    if rule.signal == "rejected_share":
+        return bool(evidence["rejected"] / evidence["requests"] > (rule.threshold or 0.05))
+    return True
+
+
+def _message(rule: AlertRule, endpoint: str, ev: dict[str, Any]) -> str:
+    where = f"endpoint {endpoint} ({ev.get('model')}, {ev.get('window_minutes')}-minute window)"
+    match rule.signal:
+        case "dataset_drift":
+            cols = ", ".join(d["column"] for d in ev.get("drifted", []))
+            return f"{where}: dataset drift, {ev.get('drifted_share', 0):.0%} of features ({cols})"
+        case "feature_drift":
+            return f"{where}: drift in " + ", ".join(d["column"] for d in ev.get("drifted", []))
+        case "prediction_drift":
+            return f"{where}: predictions drifted ({ev.get('method')} {ev.get('score'):.4g})"
+        case "latency":
+            return f"{where}: p99 {ev['p99_ms']} ms over the {ev['budget_ms']:g} ms budget"
+        case "error_rate":
+            return f"{where}: {ev['errors']} error(s) in {ev['requests']} requests"
+        case _:
+            return f"{where}: {ev['rejected']} rejected input(s) in {ev['requests']} requests"
+
+
+class AlertService:
+    def __init__(self, rt: Runtime, *, webhook_timeout: float = 5.0) -> None:
+        self.rt = rt
+        self.webhook_timeout = webhook_timeout
+
+    def _resource(self, endpoint: str) -> Resource:
+        with self.rt.store.transaction() as s:
+            team = s.scalars(select(Endpoint.team).where(Endpoint.name == endpoint)).first()
+        return Resource("Endpoint", endpoint, {"team": team})
+
+    def counts(self, endpoint: str, start: datetime, end: datetime) -> dict[str, int]:
+        with self.rt.store.transaction() as s:
+            rows = s.execute(
+                select(EndpointCount.outcome, func.sum(EndpointCount.count))
+                .where(
+                    EndpointCount.endpoint == endpoint,
+                    EndpointCount.minute >= start,
+                    EndpointCount.minute < end,
+                )
+                .group_by(EndpointCount.outcome)
+            ).all()
+        return {o: int(n) for o, n in rows}
+
+    # -- rules -------------------------------------------------------------------------------
+    def evaluate(self, endpoint: str, report: Any) -> list[AlertInfo]:
+        """Apply every rule naming this endpoint to one window's report; returns the
+        alerts opened, added to or resolved."""
+        found = signals(report, self.counts(endpoint, report.start, report.end))
+        touched: list[AlertInfo] = []
+        for rule in self.rt.config.monitoring.rules:
+            if rule.endpoints and endpoint not in rule.endpoints:
+                continue
+            if rule.signal not in found:
+                continue  # not tested in this window: neither fires nor clears
+            evidence = found[rule.signal]
+            if _fires(rule, evidence):
+                assert evidence is not None
+                touched.append(self._fire(endpoint, rule, evidence))
+            else:
+                cleared = self._clear(endpoint, rule)
+                if cleared is not None:
+                    touched.append(cleared)
+        return touched
+
+    def _key(self, endpoint: str, rule: AlertRule) -> str:
+        return f"{endpoint}|{rule.name}|{rule.signal}"
+
+    def _live(self, s: Session, key: str) -> Alert | None:
+        return s.scalars(
+            select(Alert)
+            .where(Alert.key == key, Alert.state.in_(("open", "acknowledged")))
+            .order_by(Alert.id.desc())
+        ).first()
+
+    def _fire(self, endpoint: str, rule: AlertRule, evidence: dict[str, Any]) -> AlertInfo:
+        key = self._key(endpoint, rule)
+        now = datetime.now(UTC)
+        message = _message(rule, endpoint, evidence)
+        with self.rt.store.transaction() as s:
+            live = self._live(s, key)
+            alert_id = live.id if live is not None else None
+        if alert_id is not None:
+            # the same alert, seen again: counted, not a new ledger entry
+            with governed_writes("alert.update"), self.rt.store.transaction(write=True) as s:
+                a = s.get(Alert, alert_id)
+                assert a is not None
+                a.count += 1
+                a.evidence = json.dumps(evidence)
+                a.message = message
+                a.updated_at = now
+        else:
+            action = Action(
+                "alert.open",
+                self._resource(endpoint),
+                payload={"rule": rule.name, "signal": rule.signal, "evidence": evidence},
+            )
+
+            def do(s: Session) -> int:
+                a = Alert(
+                    key=key,
+                    endpoint=endpoint,
+                    rule=rule.name,
+                    signal=rule.signal,
+                    severity=rule.severity,
+                    state="open",
+                    count=1,
+                    message=message,
+                    evidence=json.dumps(evidence),
+                    actions=json.dumps([]),
+                    opened_at=now,
+                    updated_at=now,
+                )
+                s.add(a)
+                s.flush()
+                return a.id
+
+            alert_id = self.rt.door.run(SERVICE, action, do)
+        return self._act(alert_id, endpoint, rule, evidence)
+
+    def _act(
+        self, alert_id: int, endpoint: str, rule: AlertRule, evidence: dict[str, Any]
+    ) -> AlertInfo:
+        """The rule's other actions, each once per alert."""
+        with self.rt.store.transaction() as s:
+            a = s.get(Alert, alert_id)
+            assert a is not None
+            done = {x["action"] for x in json.loads(a.actions)}
+            info = _info(a)
+        taken: list[dict[str, Any]] = []
+        for name in rule.actions:
+            if name == "alert" or name in done:
+                continue
+            at = datetime.now(UTC).isoformat()
+            try:
+                result = self._do(name, alert_id, endpoint, rule, evidence, info)
+                taken.append({"action": name, "at": at, "ok": True, **result})
+            except (StewardError, httpx.HTTPError) as exc:
+                message = exc.message if isinstance(exc, StewardError) else str(exc)
+                _log.warning("alert %s: %s failed: %s", alert_id, name, message)
+                taken.append({"action": name, "at": at, "ok": False, "error": message})
+        if taken:
+            with governed_writes("alert.update"), self.rt.store.transaction(write=True) as s:
+                a = s.get(Alert, alert_id)
+                assert a is not None
+                a.actions = json.dumps(json.loads(a.actions) + taken)
+                info = _info(a)
+        return info
+
+    def _do(
+        self,
+        name: str,
+        alert_id: int,
+        endpoint: str,
+        rule: AlertRule,
+        evidence: dict[str, Any],
+        alert: AlertInfo,
+    ) -> dict[str, Any]:
+        if name == "rollback":
+            why = {
+                "alert": alert_id,
+                "rule": rule.name,
+                "signal": rule.signal,
+                "reason": f"automatic: alert {alert_id}, rule {rule.name}",
+                **evidence,
+            }
+            info = DeployService(self.rt).rollback(SERVICE, endpoint, evidence=why)
+            rev = info.current
+            return {"revision": rev.revision if rev else None}
+        if name == "retrain":
+            detail = self._model_spec(str(evidence.get("model", "")))
+            job = TrainingService(self.rt).submit(SERVICE, detail)
+            return {"job": job.id}
+        if name == "webhook":
+            assert rule.webhook is not None
+            resp = httpx.post(
+                rule.webhook, json=alert.model_dump(mode="json"), timeout=self.webhook_timeout
+            )
+            resp.raise_for_status()
+            return {"status": resp.status_code}
+        raise ValidationFailed(f"unknown action {name!r}")  # the config refuses these
+
+    def _model_spec(self, ref: str) -> dict[str, Any]:
+        from steward.registry import ModelService
+
+        if not ref:
+            raise ValidationFailed("retrain: the alert names no model")
+        detail, _ = ModelService(self.rt).serving_artifact(ref)
+        spec = dict(detail.spec)
+        spec.pop("seed", None)
+        return spec
+
+    def _clear(self, endpoint: str, rule: AlertRule) -> AlertInfo | None:
+        key = self._key(endpoint, rule)
+        with self.rt.store.transaction() as s:
+            live = self._live(s, key)
+            if live is None:
+                return None
+            alert_id = live.id
+        return self._resolve(SERVICE, alert_id, "the signal cleared")
+
+    # -- people ------------------------------------------------------------------------------
+    def alerts(
+        self,
+        principal: Principal,
+        *,
+        endpoint: str | None = None,
+        state: str | None = None,
+        limit: int = 200,
+    ) -> list[AlertInfo]:
+        self.rt.door.check(principal, Action("system.read", Resource("System", "endpoints")))
+        if state is not None and state not in STATES:
+            raise ValidationFailed(
+                f"state: expected one of {', '.join(STATES)}; found {state!r}",
+                parameter="state",
+            )
+        q = select(Alert).order_by(Alert.id.desc()).limit(limit)
+        if endpoint is not None:
+            q = q.where(Alert.endpoint == endpoint)
+        if state is not None:
+            q = q.where(Alert.state == state)
+        with self.rt.store.transaction() as s:
+            return [_info(a) for a in s.scalars(q)]
+
+    def _alert(self, alert_id: int) -> Alert:
+        with self.rt.store.transaction() as s:
+            a = s.get(Alert, alert_id)
+            if a is None:
+                raise NotFound(f"alert {alert_id} not found", alert=alert_id)
+            s.expunge(a)
+            return a
+
+    def acknowledge(self, principal: Principal, alert_id: int, note: str = "") -> AlertInfo:
+        a = self._alert(alert_id)
+        if a.state != "open":
+            raise Conflict(f"alert {alert_id} is {a.state}; only an open alert is acknowledged")
+        action = Action(
+            "alert.acknowledge",
+            self._resource(a.endpoint),
+            payload={"alert": alert_id, "note": note},
+        )
+
+        def do(s: Session) -> AlertInfo:
+            live = s.get(Alert, alert_id)
+            assert live is not None
+            if live.state != "open":
+                raise Conflict(f"alert {alert_id} is {live.state}")
+            live.state, live.acknowledged_by = "acknowledged", principal.name
+            live.updated_at = datetime.now(UTC)
+            return _info(live)
+
+        return self.rt.door.run(principal, action, do)
+
+    def resolve(self, principal: Principal, alert_id: int, note: str = "") -> AlertInfo:
+        return self._resolve(principal, alert_id, note)
+
+    def _resolve(self, principal: Principal, alert_id: int, note: str) -> AlertInfo:
+        a = self._alert(alert_id)
+        if a.state == "resolved":
+            raise Conflict(f"alert {alert_id} is already resolved")
+        action = Action(
+            "alert.resolve",
+            self._resource(a.endpoint),
+            payload={"alert": alert_id, "note": note},
+        )
+
+        def do(s: Session) -> AlertInfo:
+            live = s.get(Alert, alert_id)
+            assert live is not None
+            if live.state == "resolved":
+                raise Conflict(f"alert {alert_id} is already resolved")
+            now = datetime.now(UTC)
+            live.state, live.resolved_by, live.resolved_at = "resolved", principal.name, now
+            live.updated_at = now
+            return _info(live)
+
+        return self.rt.door.run(principal, action, do)
