@@ -35,7 +35,6 @@ from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
-from scipy import stats  # type: ignore[import-untyped]
 
 from steward.kernels.drift._ks import ks_2samp_pvalue
 
@@ -250,6 +249,8 @@ def chisquare(ref: Counts, cur: Counts) -> tuple[float, float, int]:
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(expected > 0, (c - expected) ** 2 / expected, np.where(c > 0, np.inf, 0))
     stat = float(np.sum(terms))
+    from scipy import stats  # type: ignore[import-untyped]  # lazily: a heavy import
+
     return stat, float(stats.chi2.sf(stat, k - 1)), k
 
 
@@ -268,6 +269,8 @@ def ztest(ref: Counts, cur: Counts) -> tuple[float, float, int]:
     pooled = (p1 * ref.n + p2 * cur.n) / (ref.n + cur.n)
     se = math.sqrt(pooled * (1 - pooled) * (1.0 / ref.n + 1.0 / cur.n))
     z = float((p1 - p2) / se) if se > 0 else 0.0
+    from scipy import stats  # lazily: a heavy import
+
     return z, float(2.0 * stats.norm.sf(abs(z))), len(keys)
 
 

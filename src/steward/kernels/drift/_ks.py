@@ -28,7 +28,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import stats  # type: ignore[import-untyped]
 
 __all__ = ["EXACT_MAX_N", "ks_2samp_pvalue"]
 
@@ -58,6 +57,8 @@ def ks_2samp_pvalue(d: float, n: int, m: int) -> float:
         return _exact(d, n, m)
     big, small = max(n, m), min(n, m)
     en = big * small / (big + small)
+    from scipy import stats  # type: ignore[import-untyped]  # lazily: a heavy import
+
     return float(np.clip(stats.kstwo.sf(d, np.round(en)), 0.0, 1.0))
 
 
