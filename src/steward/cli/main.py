@@ -124,7 +124,7 @@ def server(
         ),
     ] = False,
 ) -> None:
-    """Serve the REST API and run queued training jobs."""
+    """Serve the REST API and inference; run queued training jobs and the monitor."""
     import threading
 
     import uvicorn
