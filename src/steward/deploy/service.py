@@ -246,7 +246,8 @@ class DeployService:
         )
         ep.current_revision = rev
 
-    def _endpoint_resource(self, name: str) -> Resource:
+    def endpoint_resource(self, name: str) -> Resource:
+        """The endpoint as a policy resource (404 for an unknown one)."""
         with self.rt.store.transaction() as s:
             ep = self._endpoint(s, name)
             return Resource("Endpoint", ep.name, {"team": ep.team})
@@ -255,7 +256,7 @@ class DeployService:
     def promote(self, principal: Principal, endpoint: str) -> EndpointInfo:
         """Make a canary's or shadow's candidate the endpoint's only model."""
         action = Action(
-            "deployment.promote", self._endpoint_resource(endpoint), payload={"endpoint": endpoint}
+            "deployment.promote", self.endpoint_resource(endpoint), payload={"endpoint": endpoint}
         )
 
         def do(s: Session) -> EndpointInfo:
@@ -290,7 +291,7 @@ class DeployService:
         payload: dict[str, Any] = {"endpoint": endpoint, "to": to}
         if evidence is not None:
             payload["evidence"] = evidence
-        action = Action("deployment.rollback", self._endpoint_resource(endpoint), payload=payload)
+        action = Action("deployment.rollback", self.endpoint_resource(endpoint), payload=payload)
 
         def do(s: Session) -> EndpointInfo:
             ep = self._endpoint(s, endpoint, lock=True)

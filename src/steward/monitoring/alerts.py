@@ -34,7 +34,7 @@ from steward.errors import Conflict, NotFound, StewardError, ValidationFailed
 from steward.policy import Principal, Resource
 from steward.policy.entities import SERVICE_USER
 from steward.runtime import Runtime
-from steward.store import Alert, Endpoint, EndpointCount, governed_writes
+from steward.store import Alert, EndpointCount, governed_writes
 from steward.training import TrainingService
 
 __all__ = ["SERVICE", "AlertInfo", "AlertService", "signals"]
@@ -160,11 +160,6 @@ class AlertService:
         self.rt = rt
         self.webhook_timeout = webhook_timeout
 
-    def _resource(self, endpoint: str) -> Resource:
-        with self.rt.store.transaction() as s:
-            team = s.scalars(select(Endpoint.team).where(Endpoint.name == endpoint)).first()
-        return Resource("Endpoint", endpoint, {"team": team})
-
     def counts(self, endpoint: str, start: datetime, end: datetime) -> dict[str, int]:
         with self.rt.store.transaction() as s:
             rows = s.execute(
@@ -228,7 +223,7 @@ class AlertService:
         else:
             action = Action(
                 "alert.open",
-                self._resource(endpoint),
+                DeployService(self.rt).endpoint_resource(endpoint),
                 payload={"rule": rule.name, "signal": rule.signal, "evidence": evidence},
             )
 
@@ -372,7 +367,7 @@ class AlertService:
             raise Conflict(f"alert {alert_id} is {a.state}; only an open alert is acknowledged")
         action = Action(
             "alert.acknowledge",
-            self._resource(a.endpoint),
+            DeployService(self.rt).endpoint_resource(a.endpoint),
             payload={"alert": alert_id, "note": note},
         )
 
@@ -396,7 +391,7 @@ class AlertService:
             raise Conflict(f"alert {alert_id} is already resolved")
         action = Action(
             "alert.resolve",
-            self._resource(a.endpoint),
+            DeployService(self.rt).endpoint_resource(a.endpoint),
             payload={"alert": alert_id, "note": note},
         )
 

@@ -38,7 +38,7 @@ from steward.door import Action
 from steward.errors import NotFound, ValidationFailed
 from steward.kernels.drift import TableDrift, table_drift
 from steward.kernels.profile import NumericProfile, TableProfile
-from steward.monitoring.alerts import AlertInfo, AlertService
+from steward.monitoring.alerts import SERVICE, AlertInfo, AlertService
 from steward.policy import Principal, Resource
 from steward.registry import ModelDetail, ModelService
 from steward.runtime import Runtime
@@ -349,7 +349,7 @@ class MonitoringService:
         detail = self._detail(model)
         masked = self._masked[model]
         cfg = self.rt.config.monitoring
-        reference = self.registry.reference_profile(Principal("steward-monitor"), model)
+        reference = self.registry.reference_profile(SERVICE, model)
         settings = cfg.drift_for(detail.name)
         with governed_writes("monitor.evaluate"), self.rt.store.transaction(write=True) as s:
             win = s.scalars(
@@ -365,7 +365,7 @@ class MonitoringService:
             latency = NumericProfile.from_dict(json.loads(win.latency))
             ref_features = TableProfile.from_dict(reference["features"])
             ref_preds = TableProfile.from_dict(reference["predictions"])
-            columns = [c for c in _columns(ref_features) if c not in masked]
+            columns = [c for c in list(ref_features.columns) if c not in masked]
             too_few = win.rows < cfg.min_rows
             drift: TableDrift | None = None
             pred_drift: TableDrift | None = None
@@ -381,7 +381,7 @@ class MonitoringService:
                     reason=f"{masked[c]} in the prediction log (personal data): its values "
                     "cannot be compared with the raw reference",
                 )
-                for c in _columns(ref_features)
+                for c in list(ref_features.columns)
                 if c in masked
             ]
             q = latency.quantiles([0.5, 0.99]) if latency.valid else [None, None]
@@ -421,10 +421,6 @@ def _floor(at: datetime, minutes: int) -> datetime:
     at = at.astimezone(UTC)
     epoch = int(at.timestamp()) // 60
     return datetime.fromtimestamp((epoch - epoch % minutes) * 60, UTC)
-
-
-def _columns(profile: TableProfile) -> list[str]:
-    return list(profile.columns)
 
 
 def _round(x: float | None) -> float | None:

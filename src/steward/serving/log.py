@@ -34,7 +34,6 @@ import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 from prometheus_client import CollectorRegistry, Counter
-from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -332,26 +331,6 @@ class PredictionLog:
         if op == "pseudonymise":
             return list(pseudonymise(arr, key=self._key).to_pylist())
         return list(redact(arr).to_pylist())
-
-    # -- reading -------------------------------------------------------------------------------
-    def logged(self, endpoint: str, request_ids: Sequence[str]) -> set[str]:
-        """Which of these request ids already have a primary answer in the log."""
-        found: set[str] = set()
-        with self.store.transaction() as s:
-            for start in range(0, len(request_ids), 500):
-                chunk = list(request_ids[start : start + 500])
-                found.update(
-                    s.scalars(
-                        select(Prediction.request_id)
-                        .where(
-                            Prediction.endpoint == endpoint,
-                            Prediction.role == "primary",
-                            Prediction.request_id.in_(chunk),
-                        )
-                        .distinct()
-                    )
-                )
-        return found
 
 
 _JSON = json.JSONEncoder(separators=(",", ":"))

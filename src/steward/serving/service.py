@@ -735,7 +735,7 @@ class ServingService:
         """
         loaded = self.authorise(principal, endpoint)
         ids = [rid for rid, _ in requests if len(rid) <= MAX_REQUEST_ID]
-        done = self._logged_rows(endpoint, self.log.logged(endpoint, ids))
+        done = self._logged_rows(endpoint, ids)
         entries: list[Scored] = []
         answers: list[dict[str, Any]] = []
         seen: dict[str, dict[str, Any]] = {}
@@ -830,22 +830,21 @@ class ServingService:
             return self._records_answer(endpoint, model, res)
         return {**res.model_dump(mode="json"), "request_id": rid}
 
-    def _logged_rows(self, endpoint: str, ids: set[str]) -> dict[str, list[Prediction]]:
+    def _logged_rows(self, endpoint: str, ids: list[str]) -> dict[str, list[Prediction]]:
         """The primary rows the log holds for these request ids, in row order."""
-        if not ids:
-            return {}
         rows: dict[str, list[Prediction]] = {}
         with self.rt.store.transaction() as s:
-            for p in s.scalars(
-                select(Prediction)
-                .where(
-                    Prediction.endpoint == endpoint,
-                    Prediction.role == "primary",
-                    Prediction.request_id.in_(sorted(ids)),
-                )
-                .order_by(Prediction.request_id, Prediction.row)
-            ):
-                rows.setdefault(p.request_id, []).append(p)
+            for start in range(0, len(ids), 500):
+                for p in s.scalars(
+                    select(Prediction)
+                    .where(
+                        Prediction.endpoint == endpoint,
+                        Prediction.role == "primary",
+                        Prediction.request_id.in_(ids[start : start + 500]),
+                    )
+                    .order_by(Prediction.request_id, Prediction.row)
+                ):
+                    rows.setdefault(p.request_id, []).append(p)
             s.expunge_all()
         return rows
 
