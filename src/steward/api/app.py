@@ -51,6 +51,8 @@ from steward.monitoring import (
     AlertInfo,
     AlertService,
     MonitoringService,
+    RevalidationResult,
+    RevalidationService,
     WindowInfo,
     WindowReport,
     parse_window,
@@ -96,6 +98,8 @@ MUTATING_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/endpoints/{name}/promote"): "deployment.promote",
     ("POST", "/v1/endpoints/{name}/rollback"): "deployment.rollback",
     ("POST", "/v1/endpoints/{name}/feedback"): "endpoint.feedback",
+    # the validation is the monitoring service identity's (it is in the ledger by it)
+    ("POST", "/v1/endpoints/{name}/monitoring/revalidate"): "model.validate",
     ("POST", "/v1/alerts/{alert_id}/acknowledge"): "alert.acknowledge",
     ("POST", "/v1/alerts/{alert_id}/resolve"): "alert.resolve",
 }
@@ -1006,6 +1010,16 @@ def create_app(rt: Runtime) -> FastAPI:
             start=start,
             model=model,
         )
+
+    @app.post(
+        "/v1/endpoints/{name}/monitoring/revalidate",
+        response_model=RevalidationResult,
+        tags=["monitoring"],
+    )
+    def monitor_revalidate(p: Caller, name: str) -> RevalidationResult:
+        """Re-run the endpoint's model through its gate suite now, on the latest version of
+        its holdout and on recently labelled traffic (as the monitoring service)."""
+        return RevalidationService(rt).run(p, name)
 
     @app.get(
         "/v1/endpoints/{name}/monitoring/windows",

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from steward.cli.common import JsonOpt, client, handle_errors, state
 from steward.cli.output import console, print_json, print_table
-from steward.monitoring import WindowReport
+from steward.monitoring import PerformanceReport, WindowReport
 
 __all__ = ["alert_app", "monitor_app"]
 
@@ -73,6 +73,34 @@ def _show(r: WindowReport) -> None:
         f"{r.budget_ms:g} ms)"
     )
     console.print(f"  {lat}")
+    if r.performance is not None:
+        _show_performance(r.performance, "performance")
+    if r.change_points:
+        for c in r.change_points:
+            console.print(
+                f"  change point ({c.method}): {escape(c.column)}'s drift score rose from "
+                f"the window of {c.change_start:%Y-%m-%d %H:%M}, alarm at "
+                f"{c.window_start:%Y-%m-%d %H:%M}"
+                + (" [red](this window)[/red]" if c.latest else "")
+            )
+    elif r.series_windows:
+        console.print(f"  no change point over the last {r.series_windows} windows")
+
+
+def _show_performance(p: PerformanceReport, what: str) -> None:
+    if p.status == "unknown":
+        console.print(f"  {what}: [yellow]unknown[/yellow]; " + escape("; ".join(p.reasons)))
+        return
+    mark = "[green]ok[/green]" if p.status == "ok" else "[red]DEGRADED[/red]"
+    parts = [f"{m.metric} {_num(m.realised)} (validated {_num(m.validated)})" for m in p.metrics]
+    console.print(
+        f"  {what} on {p.labelled:,} labelled rows: {mark}; "
+        + ", ".join(parts)
+        + (f"; compared with {p.validation}" if p.validation else "")
+    )
+    if p.status == "degraded":
+        for reason in p.reasons:
+            console.print(f"    {escape(reason)}")
 
 
 @monitor_app.command("run")
@@ -110,6 +138,33 @@ def monitor_report(
     if as_json:
         return print_json(r)
     _show(r)
+    return None
+
+
+@monitor_app.command("revalidate")
+@handle_errors
+def monitor_revalidate(
+    endpoint: Annotated[str, typer.Argument(help="The endpoint whose model to revalidate.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-run the endpoint's model through its gates now: on the latest version of its
+    holdout and on recently labelled traffic (the server's monitor does this on the
+    team's schedule, monitoring.revalidation)."""
+    r = client().monitor_revalidate(endpoint)
+    if as_json:
+        return print_json(r)
+    verdict = "[green]passes[/green]" if r.passed else "[red]NO LONGER PASSES[/red]"
+    console.print(
+        f"[bold]{r.endpoint}[/bold] · {r.model}: {verdict}"
+        + (f" (gates on {r.holdout}: {r.validation})" if r.validation else "")
+    )
+    _show_performance(r.traffic, "labelled traffic")
+    for reason in r.reasons:
+        console.print(f"  {escape(reason)}")
+    for a in r.alerts:
+        console.print(f"  [bold]alert {a.id}[/bold] ({a.state}): {escape(a.message)}")
+    if not r.passed:
+        raise typer.Exit(1)
     return None
 
 
@@ -194,13 +249,14 @@ def monitor_serve(
     ] = None,
     once: Annotated[bool, typer.Option(help="One round, then exit.")] = False,
 ) -> None:
-    """Watch every endpoint: read the log, test for drift, apply the alert rules, every
-    interval (``steward server`` runs this as a child process)."""
+    """Watch every endpoint: read the log, test for drift, apply the alert rules, and
+    revalidate the models that are due, every interval (``steward server`` runs this as a
+    child process)."""
     import os
     import signal
     import threading
 
-    from steward.monitoring import MonitoringService
+    from steward.monitoring import MonitoringService, RevalidationService
     from steward.runtime import Runtime
 
     rt = Runtime.open(state.home)
@@ -214,6 +270,9 @@ def monitor_serve(
             for name, reports in mon.watch_all().items():
                 for a in (a for r in reports for a in r.alerts):
                     console.print(f"monitor: {name}: alert {a.id} ({a.state}): {a.message}")
+            for r in RevalidationService(rt).run_due():
+                verdict = "passed" if r.passed else "FAILED: " + "; ".join(r.reasons)
+                console.print(f"monitor: {r.endpoint}: revalidated {r.model}: {verdict}")
             if once or stop.wait(wait) or os.getppid() != parent:
                 break  # stopped, or the server that started us is gone
     finally:

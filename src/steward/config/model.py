@@ -304,7 +304,15 @@ class Serving(_Strict):
 
 
 Signal = Literal[
-    "dataset_drift", "prediction_drift", "feature_drift", "latency", "error_rate", "rejected_share"
+    "dataset_drift",
+    "prediction_drift",
+    "feature_drift",
+    "change_point",
+    "performance",
+    "revalidation",
+    "latency",
+    "error_rate",
+    "rejected_share",
 ]
 ActionName = Literal["alert", "webhook", "rollback", "retrain"]
 
@@ -345,7 +353,45 @@ def _default_rules() -> list[AlertRule]:
         AlertRule(name="prediction-drift", signal="prediction_drift"),
         AlertRule(name="latency-budget", signal="latency"),
         AlertRule(name="errors", signal="error_rate", threshold=0.05),
+        AlertRule(name="performance", signal="performance"),
+        AlertRule(name="gradual-drift", signal="change_point", severity="info"),
+        AlertRule(name="revalidation", signal="revalidation", severity="critical"),
     ]
+
+
+class ChangePointSettings(_Strict):
+    """Change points over an endpoint's series of windows (docs/monitoring.md): each
+    numeric input's and the prediction's window mean, against the endpoint's own level
+    (the row-weighted mean of the series' first ``warmup`` windows), in units of the
+    window's standard error ``max(reference std / sqrt(rows), min_effect * reference
+    std)``, watched by CUSUM (or Page–Hinkley): a lasting move that no single window's
+    test calls drift."""
+
+    method: Literal["cusum", "page_hinkley"] = "cusum"
+    windows: int = Field(72, ge=3, le=10_000, description="the series: this many latest windows")
+    warmup: int = Field(12, ge=2, le=1000, description="windows that set the endpoint's level")
+    k: float = Field(0.5, ge=0, description="CUSUM allowance / Page–Hinkley delta, in z units")
+    h: float = Field(8.0, gt=0, description="CUSUM decision interval / Page–Hinkley lambda")
+    min_effect: float = Field(
+        0.02,
+        gt=0,
+        description="the smallest move, in reference standard deviations, one window counts "
+        "in full (large windows would otherwise alarm on differences too small to matter)",
+    )
+
+
+class Revalidation(_Strict):
+    """Production models re-run through their gate suite on a schedule: on the latest
+    locked version of their holdout and on recently labelled traffic. ``every_days`` for
+    all teams, ``teams`` per team (0 turns it off); a model that no longer passes raises
+    the ``revalidation`` signal."""
+
+    every_days: float = Field(7.0, ge=0)
+    teams: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    labelled_days: float = Field(7.0, gt=0, description="recently labelled traffic: days back")
+
+    def days_for(self, team: str) -> float:
+        return self.teams.get(team, self.every_days)
 
 
 class Monitoring(_Strict):
@@ -361,6 +407,12 @@ class Monitoring(_Strict):
     )
     interval_seconds: float = Field(60.0, gt=0, le=86_400)
     min_rows: int = Field(100, ge=1)
+    min_labels: int = Field(50, ge=1, description="labelled rows needed to judge performance")
+    performance_tolerance: float = Field(
+        0.05, ge=0, description="how much worse than validated the primary metric may get"
+    )
+    change_points: ChangePointSettings = Field(default_factory=lambda: ChangePointSettings())
+    revalidation: Revalidation = Field(default_factory=lambda: Revalidation())
     drift: dict[str, Any] = Field(default_factory=dict)
     models: dict[str, dict[str, Any]] = Field(default_factory=dict)
     rules: list[AlertRule] = Field(default_factory=_default_rules)

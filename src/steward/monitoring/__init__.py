@@ -1,9 +1,13 @@
-"""Monitoring: live window profiles from the prediction log and drift against the model's
-reference profile (later: performance when labels arrive, SLOs, alerts and actions,
-revalidation)."""
+"""Monitoring: live window profiles from the prediction log, drift against the model's
+reference profile, change points over the window series, realised performance when labels
+arrive, SLO and input-error signals, alert rules and their actions, and scheduled
+revalidation (docs/monitoring.md)."""
 
 from steward.monitoring.alerts import SERVICE, AlertInfo, AlertService
+from steward.monitoring.performance import MetricComparison, PerformanceReport
+from steward.monitoring.revalidation import RevalidationResult, RevalidationService
 from steward.monitoring.service import (
+    ChangePointInfo,
     ColumnVerdict,
     MonitoringService,
     WindowInfo,
@@ -15,8 +19,13 @@ __all__ = [
     "SERVICE",
     "AlertInfo",
     "AlertService",
+    "ChangePointInfo",
     "ColumnVerdict",
+    "MetricComparison",
     "MonitoringService",
+    "PerformanceReport",
+    "RevalidationResult",
+    "RevalidationService",
     "WindowInfo",
     "WindowReport",
     "parse_window",

@@ -42,6 +42,8 @@ __all__ = ["SERVICE", "AlertInfo", "AlertService", "signals"]
 SERVICE = Principal(SERVICE_USER)
 _log = logging.getLogger("steward.monitoring.alerts")
 STATES = ("open", "acknowledged", "resolved")
+#: signals that are events, not states: their alerts stay until someone resolves them
+EVENT_SIGNALS = frozenset({"change_point"})
 
 
 class AlertInfo(BaseModel):
@@ -110,6 +112,33 @@ def signals(report: Any, counts: dict[str, int]) -> dict[str, dict[str, Any] | N
             if p is not None and p.status == "drifted"
             else None
         )
+    perf = getattr(report, "performance", None)
+    if perf is not None and perf.status != "unknown":
+        out["performance"] = (
+            {
+                **window,
+                "labelled": perf.labelled,
+                "validation": perf.validation,
+                "reasons": perf.reasons,
+                "metrics": [m.model_dump(mode="json") for m in perf.metrics],
+            }
+            if perf.status == "degraded"
+            else None
+        )
+    latest = [c for c in getattr(report, "change_points", []) if c.latest]
+    if latest:
+        out["change_point"] = {
+            **window,
+            "columns": [
+                {
+                    "column": c.column,
+                    "method": c.method,
+                    "change_start": c.change_start.isoformat(),
+                    "statistic": c.statistic,
+                }
+                for c in latest
+            ],
+        }
     if report.latency_p99_ms is not None:
         out["latency"] = (
             {**window, "p99_ms": report.latency_p99_ms, "budget_ms": report.budget_ms}
@@ -147,6 +176,20 @@ def _message(rule: AlertRule, endpoint: str, ev: dict[str, Any]) -> str:
             return f"{where}: drift in " + ", ".join(d["column"] for d in ev.get("drifted", []))
         case "prediction_drift":
             return f"{where}: predictions drifted ({ev.get('method')} {ev.get('score'):.4g})"
+        case "performance":
+            return f"{where}: performance degraded on {ev['labelled']} labelled rows: " + "; ".join(
+                ev.get("reasons", [])
+            )
+        case "change_point":
+            cols = ", ".join(
+                f"{c['column']} since {c['change_start'][:16]}" for c in ev.get("columns", [])
+            )
+            return f"{where}: drift score rising over the window series ({cols})"
+        case "revalidation":
+            return (
+                f"endpoint {endpoint}: {ev.get('model')} no longer passes its gates: "
+                + "; ".join(ev.get("reasons", []))
+            )
         case "latency":
             return f"{where}: p99 {ev['p99_ms']} ms over the {ev['budget_ms']:g} ms budget"
         case "error_rate":
@@ -177,7 +220,13 @@ class AlertService:
     def evaluate(self, endpoint: str, report: Any) -> list[AlertInfo]:
         """Apply every rule naming this endpoint to one window's report; returns the
         alerts opened, added to or resolved."""
-        found = signals(report, self.counts(endpoint, report.start, report.end))
+        return self.apply(
+            endpoint, signals(report, self.counts(endpoint, report.start, report.end))
+        )
+
+    def apply(self, endpoint: str, found: dict[str, dict[str, Any] | None]) -> list[AlertInfo]:
+        """Apply the rules to signals found on an endpoint: signal → evidence (it shows) or
+        None (tested, it does not); a signal left out was not tested."""
         touched: list[AlertInfo] = []
         for rule in self.rt.config.monitoring.rules:
             if rule.endpoints and endpoint not in rule.endpoints:
@@ -188,7 +237,7 @@ class AlertService:
             if _fires(rule, evidence):
                 assert evidence is not None
                 touched.append(self._fire(endpoint, rule, evidence))
-            else:
+            elif rule.signal not in EVENT_SIGNALS:
                 cleared = self._clear(endpoint, rule)
                 if cleared is not None:
                     touched.append(cleared)

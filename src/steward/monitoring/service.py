@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -36,9 +37,10 @@ from sqlalchemy.orm import Session
 from steward.deploy import DeployService
 from steward.door import Action
 from steward.errors import NotFound, ValidationFailed
-from steward.kernels.drift import TableDrift, table_drift
+from steward.kernels.drift import TableDrift, cusum, page_hinkley, table_drift
 from steward.kernels.profile import NumericProfile, TableProfile
 from steward.monitoring.alerts import SERVICE, AlertInfo, AlertService
+from steward.monitoring.performance import PerformanceReport, assess, labelled_rows
 from steward.policy import Principal, Resource
 from steward.registry import ModelDetail, ModelService
 from steward.runtime import Runtime
@@ -51,10 +53,19 @@ from steward.store import (
     governed_writes,
 )
 
-__all__ = ["ColumnVerdict", "MonitoringService", "WindowInfo", "WindowReport", "parse_window"]
+__all__ = [
+    "ChangePointInfo",
+    "ColumnVerdict",
+    "MonitoringService",
+    "WindowInfo",
+    "WindowReport",
+    "parse_window",
+]
 
 _log = logging.getLogger("steward.monitoring")
 
+#: the prediction's name in change points (beside the input columns)
+PREDICTION = "(prediction)"
 #: log rows read per batch (one transaction each)
 BATCH = 20_000
 
@@ -68,6 +79,18 @@ class ColumnVerdict(BaseModel):
     p_value: float | None = None
     threshold: float | None = None
     reason: str | None = None
+
+
+class ChangePointInfo(BaseModel):
+    """A lasting move of one column's mean over the window series (module docs)."""
+
+    column: str
+    method: str
+    direction: str  # up | down: the mean rose or fell
+    window_start: datetime  # the window whose score raised the alarm
+    change_start: datetime  # the estimated first window of the change
+    statistic: float
+    latest: bool  # raised by the window this report is about
 
 
 class WindowInfo(BaseModel):
@@ -93,6 +116,9 @@ class WindowReport(WindowInfo):
     latency_p99_ms: float | None
     budget_ms: float
     too_few_rows: bool = False
+    performance: PerformanceReport | None = None
+    change_points: list[ChangePointInfo] = Field(default_factory=list)
+    series_windows: int = 0  # windows in the change-point series
     notes: list[str] = Field(default_factory=list)
     alerts: list[AlertInfo] = Field(default_factory=list)  # opened, added to or resolved
 
@@ -346,12 +372,14 @@ class MonitoringService:
         return self._evaluate(endpoint, *key)
 
     def _evaluate(self, endpoint: str, model: str, minutes: int, start: datetime) -> WindowReport:
+        """Test one window (drift, performance, change points up to it) and store the
+        report with it."""
         detail = self._detail(model)
         masked = self._masked[model]
         cfg = self.rt.config.monitoring
         reference = self.registry.reference_profile(SERVICE, model)
         settings = cfg.drift_for(detail.name)
-        with governed_writes("monitor.evaluate"), self.rt.store.transaction(write=True) as s:
+        with self.rt.store.transaction() as s:
             win = s.scalars(
                 select(MonitorWindow).where(
                     MonitorWindow.endpoint == endpoint,
@@ -411,9 +439,83 @@ class MonitoringService:
                     else []
                 ),
             )
+        end = start + timedelta(minutes=minutes)
+        labelled = labelled_rows(self.rt, endpoint, model=model, start=start, end=end)
+        report.performance = assess(self.rt, detail, labelled)
+        self._change_points(report, reference)
+        with governed_writes("monitor.evaluate"), self.rt.store.transaction(write=True) as s:
+            win = s.scalars(
+                select(MonitorWindow).where(
+                    MonitorWindow.endpoint == endpoint,
+                    MonitorWindow.model == model,
+                    MonitorWindow.minutes == minutes,
+                    MonitorWindow.start == start,
+                )
+            ).one()
             win.report = report.model_dump_json()
             win.evaluated_at = report.evaluated_at
         return report
+
+    def _change_points(self, report: WindowReport, reference: dict[str, Any]) -> None:
+        """Watch each numeric column's window mean (and the prediction's) over the series
+        of the latest ``change_points.windows`` windows ending at this one (module docs)."""
+        cp = self.rt.config.monitoring.change_points
+        min_rows = self.rt.config.monitoring.min_rows
+        with self.rt.store.transaction() as s:
+            rows = s.execute(
+                select(MonitorWindow.start, MonitorWindow.features, MonitorWindow.predictions)
+                .where(
+                    MonitorWindow.endpoint == report.endpoint,
+                    MonitorWindow.model == report.model,
+                    MonitorWindow.minutes == report.minutes,
+                    MonitorWindow.start <= report.start,
+                )
+                .order_by(MonitorWindow.start.desc())
+                .limit(cp.windows)
+            ).all()
+        rows = list(reversed(rows))
+        report.series_windows = len(rows)
+        masked = self._masked[report.model]
+        refs = {c: v for c, v in _moments(reference["features"]).items() if c not in masked}
+        if "prediction" in (pred := _moments(reference["predictions"])):
+            refs[PREDICTION] = pred["prediction"]
+        means: dict[str, list[tuple[float, int]]] = {c: [] for c in refs}
+        for _, features, predictions in rows:
+            now = _moments(json.loads(features))
+            if "prediction" in (pred := _moments(json.loads(predictions))):
+                now[PREDICTION] = pred["prediction"]
+            for column in refs:
+                mean, _, n = now.get(column, (math.nan, math.nan, 0))
+                means[column].append((mean, n) if n >= min_rows else (math.nan, 0))
+        series: dict[str, list[float]] = {}
+        for column, window_means in means.items():
+            base = [(m, n) for m, n in window_means[: cp.warmup] if n]
+            sd = refs[column][1]
+            if len(base) < cp.warmup or sd <= 0:
+                continue  # too short a series to know the endpoint's own level
+            level = sum(m * n for m, n in base) / sum(n for _, n in base)
+            series[column] = [
+                (m - level) / max(sd / math.sqrt(n), cp.min_effect * sd) if n else math.nan
+                for m, n in window_means
+            ]
+        last = len(rows) - 1
+        for column, values in sorted(series.items()):
+            if cp.method == "page_hinkley":
+                found = page_hinkley(values, delta=cp.k, threshold=cp.h, target=0.0, scale=1.0)
+            else:
+                found = cusum(values, k=cp.k, h=cp.h, target=0.0, scale=1.0)
+            for a in found.alarms:
+                report.change_points.append(
+                    ChangePointInfo(
+                        column=column,
+                        method=cp.method,
+                        direction=a.direction,
+                        window_start=rows[a.index][0],
+                        change_start=rows[a.start][0],
+                        statistic=round(float(a.statistic), 4),
+                        latest=a.index == last,
+                    )
+                )
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -421,6 +523,19 @@ def _floor(at: datetime, minutes: int) -> datetime:
     at = at.astimezone(UTC)
     epoch = int(at.timestamp()) // 60
     return datetime.fromtimestamp((epoch - epoch % minutes) * 60, UTC)
+
+
+def _moments(profile: dict[str, Any]) -> dict[str, tuple[float, float, int]]:
+    """(mean, standard deviation, values) of each numeric column of a stored profile,
+    read from its state without decoding the sketches."""
+    out = {}
+    for name, col in profile.get("columns", {}).items():
+        state = col.get("state", {})
+        n = int(state.get("n", 0)) if state.get("type") == "numeric" else 0
+        if n >= 2:
+            sd = math.sqrt(max(float(state["m2"]), 0.0) / (n - 1))
+            out[name] = (float(state["mean"]), sd, n)
+    return out
 
 
 def _round(x: float | None) -> float | None:

@@ -39,6 +39,8 @@ from steward.monitoring import (
     AlertInfo,
     AlertService,
     MonitoringService,
+    RevalidationResult,
+    RevalidationService,
     WindowInfo,
     WindowReport,
     parse_window,
@@ -932,6 +934,15 @@ class Steward:
             start=start,
             model=model,
         )
+
+    def monitor_revalidate(self, endpoint: str) -> RevalidationResult:
+        """Re-run the endpoint's model through its gate suite now: on the latest version
+        of its holdout and on recently labelled traffic (as the monitoring service)."""
+        if self._remote:
+            return self._remote.model(
+                RevalidationResult, "POST", f"/v1/endpoints/{endpoint}/monitoring/revalidate"
+            )
+        return RevalidationService(self.runtime).run(self._principal, endpoint)
 
     def monitor_windows(self, endpoint: str) -> list[WindowInfo]:
         """The endpoint's monitoring windows, newest first."""
