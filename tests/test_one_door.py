@@ -175,6 +175,12 @@ def _route_examples(client: TestClient, rt: Runtime) -> dict[tuple[str, str], Ca
         ("POST", "/v1/endpoints/{name}/predict"): lambda: _predict(client, rt, "pred"),
         ("POST", "/v1/endpoints/{name}/feedback"): lambda: _feedback(client, rt, "fb"),
         ("POST", "/v1/endpoints/{name}/monitoring/run"): lambda: _monitored(client, rt, "mon"),
+        ("POST", "/v1/endpoints/{name}/monitoring/revalidate"): lambda: _endpoint(
+            client,
+            rt,
+            "reval",
+            call=lambda e: client.post(f"/v1/endpoints/{e}/monitoring/revalidate"),
+        ),
         ("POST", "/v1/alerts/{alert_id}/acknowledge"): lambda: (
             lambda a: lambda: client.post(f"/v1/alerts/{a}/acknowledge", json={"note": "x"})
         )(_alert(client, rt, "ack")),
@@ -564,6 +570,7 @@ def _sdk_examples(sw: Steward, tmp: Path) -> dict[str, tuple[str | None, Callabl
         ),
         "monitor_run": (None, lambda: sw.monitor_run("sdk-live")),
         "monitor_windows": (None, lambda: sw.monitor_windows("sdk-live")),
+        "monitor_revalidate": ("model.validate", lambda: sw.monitor_revalidate("sdk-live")),
         "monitor_report": (None, lambda: sw.monitor_report("sdk-live", window="1d")),
         "alerts": (None, lambda: sw.alerts(endpoint="sdk-live")),
         "acknowledge_alert": ("alert.acknowledge", lambda: sw.acknowledge_alert(alert_ids[0])),

@@ -149,10 +149,11 @@ def monitor_revalidate(
 ) -> None:
     """Re-run the endpoint's model through its gates now: on the latest version of its
     holdout and on recently labelled traffic (the server's monitor does this on the
-    team's schedule, monitoring.revalidation)."""
+    team's schedule, monitoring.revalidation). Exits 1 when the model no longer passes."""
     r = client().monitor_revalidate(endpoint)
     if as_json:
-        return print_json(r)
+        print_json(r)
+        raise typer.Exit(0 if r.passed else 1)
     verdict = "[green]passes[/green]" if r.passed else "[red]NO LONGER PASSES[/red]"
     console.print(
         f"[bold]{r.endpoint}[/bold] · {r.model}: {verdict}"
