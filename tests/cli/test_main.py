@@ -213,4 +213,11 @@ def test_demo_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "answered by: hmda-deny@2" in result.stdout and "hmda-deny@3" in result.stdout
     assert "credit revision 3: hmda-deny@2 only (direct; rollback to revision 1)" in result.stdout
     assert "vs budget 50 ms" in result.stdout
+    # monitoring: shifted traffic, the drift report, the automatic rollback on the record
+    monitored = result.stdout.split("25. the monitor's round")[1].split("27. ")[0]
+    assert "DRIFT" in monitored and "lvrat" in monitored and "wassers" in monitored
+    assert "done: rollback" in monitored
+    assert "credit now answers from hmda-deny@2" in monitored
+    assert "automatic: alert 1, rule credit-drift-rollback" in monitored
+    assert "deployment.rollback" in monitored and "alert.open" in monitored
     assert os.environ.get("STEWARD_DATABASE_URL") == "postgresql://must-not-be-used/x"

@@ -112,11 +112,11 @@ def _run(home: Path) -> None:
         trained = _training(home, alice, bob)
         _serving(admin, alice, bob, trained)
 
-        _step(25, "admin issues an API token for alice (shown once, stored hashed)")
+        _step(29, "admin issues an API token for alice (shown once, stored hashed)")
         tok = admin.create_token(user="alice", name="demo", expires_in_days=7)
         console.print(f"   token {tok.id} for {tok.user}, expires {tok.expires_at:%Y-%m-%d}")
 
-        _step(26, "admin signs a checkpoint, and the ledger verifies")
+        _step(30, "admin signs a checkpoint, and the ledger verifies")
         cp = admin.checkpoint_audit()
         console.print(f"   checkpoint at entry {cp.seq}, signed by key {cp.key_id}")
         print_table(
@@ -221,6 +221,21 @@ def _demo_suite(home: Path) -> None:
     path = home / "steward.yaml"
     cfg = yaml.safe_load(path.read_text(encoding="utf-8"))
     cfg.setdefault("gates", {}).setdefault("suites", {})["credit-fair"] = DEMO_SUITE
+    # monitoring: drift on the credit endpoint rolls it back; the other defaults alert
+    cfg["monitoring"] = {
+        "rules": [
+            {
+                "name": "credit-drift-rollback",
+                "signal": "dataset_drift",
+                "endpoints": ["credit"],
+                "actions": ["alert", "rollback"],
+                "severity": "critical",
+            },
+            {"name": "prediction-drift", "signal": "prediction_drift"},
+            {"name": "latency-budget", "signal": "latency"},
+            {"name": "performance", "signal": "performance"},
+        ]
+    }
     path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
 
 
@@ -516,7 +531,9 @@ def _serving(admin: Steward, alice: Steward, bob: Steward, trained: dict[str, An
             title="endpoint credit: every change is a revision",
         )
 
-        _step(23, "endpoint status, as the server measured it, against the latency budget")
+        _monitoring(admin, url, scoped.token, applications, model, challenger)
+
+        _step(27, "endpoint status, as the server measured it, against the latency budget")
         time.sleep(1.1)
         ops = Steward(url=url, token=admin.create_token(name="ops").token)
         st = ops.endpoint_status("credit")
@@ -527,7 +544,7 @@ def _serving(admin: Steward, alice: Steward, bob: Steward, trained: dict[str, An
             f"{st.budget_ms:g} ms: {verdict}; {st.logged} rows in the prediction log"
         )
 
-        _step(24, "the refusals are on the record, with their reasons")
+        _step(28, "the refusals are on the record, with their reasons")
         denied = [e for e in admin.audit_log() if e.decision == "deny"]
         print_rows(
             [
@@ -550,6 +567,83 @@ def _serving(admin: Steward, alice: Steward, bob: Steward, trained: dict[str, An
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def _monitoring(
+    admin: Steward,
+    url: str,
+    token: str,
+    applications: list[dict[str, Any]],
+    model: str,
+    challenger: str,
+) -> None:
+    """A new model goes live, a broker's shifted traffic arrives, the monitor sees the
+    drift and rolls the endpoint back on its own, on the record."""
+    import time
+
+    import httpx
+
+    from steward.cli.monitor import _show
+    from steward.monitoring import MonitoringService
+
+    _step(23, f"admin makes {challenger} the credit model (all traffic)")
+    rev = _rev(admin.deploy(challenger, endpoint="credit"))
+    console.print(f"   credit revision {rev.revision}: {rev.primary} ({rev.strategy})")
+
+    _step(
+        24,
+        "a new broker's applications arrive: 600, with debt and loan-to-value ratios 60% "
+        "higher, worse credit histories, all self-employed",
+    )
+    rng = random.Random(23)
+    shifted = []
+    for r in rng.sample(applications, 600):
+        r = dict(r)
+        for c in ("pirat", "hirat", "lvrat", "chist", "mhist", "unemp"):
+            r[c] = r[c] * 1.6
+        r["selfemp"] = True
+        shifted.append(r)
+    served: dict[str, int] = {}
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as h:
+        time.sleep(1.1)  # the server re-reads the endpoint's revision every second
+        for i in range(0, len(shifted), 20):
+            r = h.post("/v1/endpoints/credit/predict", json={"records": shifted[i : i + 20]})
+            r.raise_for_status()
+            served[r.json()["model"]] = served.get(r.json()["model"], 0) + 20
+    console.print("   answered by: " + ", ".join(f"{m} {c}" for m, c in sorted(served.items())))
+
+    _step(
+        25,
+        "the monitor's round (steward server runs it every minute as steward-monitor): "
+        "the drift report of the hour, and the rule's automatic rollback",
+    )
+    time.sleep(1.2)  # the server's prediction log writes every second
+    reports = MonitoringService(admin.runtime).watch("credit")
+    hourly = [r for r in reports if r.model == challenger and r.minutes == 60]
+    if not hourly or not hourly[0].dataset_drift:
+        raise SystemExit("demo failed: the monitor did not see the broker's drift")
+    _show(hourly[0])
+    rolled = [a for a in hourly[0].alerts if any(x["action"] == "rollback" for x in a.actions)]
+    if not rolled:
+        raise SystemExit("demo failed: the drift rule did not roll the endpoint back")
+
+    _step(26, f"the server answers from {model} again; the ledger says who did it and why")
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as h:
+        time.sleep(1.1)
+        r = h.post("/v1/endpoints/credit/predict", json={"records": [applications[0]]})
+        console.print(f"   credit now answers from {r.json()['model']}")
+    cur = _rev(admin.endpoint("credit"))
+    console.print(f"   credit revision {cur.revision}: {cur.primary} ({escape(cur.reason)})")
+    print_rows(
+        [
+            [str(e.seq), e.action, e.resource, e.decision, e.payload_hash[:12] + "..."]
+            for e in admin.audit_log(actor="steward-monitor")
+        ],
+        ["seq", "action", "resource", "decision", "evidence hash"],
+        title="steward-monitor's actions in the ledger",
+    )
+    alert = rolled[0]
+    console.print(f"   alert {alert.id} ({alert.state}, {alert.severity}): {escape(alert.message)}")
 
 
 def _rev(info: Any) -> Any:

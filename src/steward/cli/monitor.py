@@ -84,12 +84,12 @@ def _show(r: WindowReport) -> None:
                 + (" [red](this window)[/red]" if c.latest else "")
             )
     elif r.series_windows:
-        console.print(f"  no change point over the last {r.series_windows} windows")
+        console.print(f"  change points: none over the last {r.series_windows} window(s)")
 
 
 def _show_performance(p: PerformanceReport, what: str) -> None:
     if p.status == "unknown":
-        console.print(f"  {what}: [yellow]unknown[/yellow]; " + escape("; ".join(p.reasons)))
+        console.print(f"  {what}: [yellow]unknown[/yellow] (" + escape("; ".join(p.reasons)) + ")")
         return
     mark = "[green]ok[/green]" if p.status == "ok" else "[red]DEGRADED[/red]"
     parts = [f"{m.metric} {_num(m.realised)} (validated {_num(m.validated)})" for m in p.metrics]

@@ -207,7 +207,7 @@ def assess(rt: Runtime, detail: ModelDetail, data: Labelled) -> PerformanceRepor
         )
         return PerformanceReport(
             status="unknown",
-            reasons=[f"performance unknown: {reason} (send labels with the feedback API)"],
+            reasons=[f"{reason} (labels arrive through the feedback API)"],
             **base,
         )
     realised = realised_metrics(detail, data)
