@@ -597,19 +597,19 @@ def _monitoring(
     )
     rng = random.Random(23)
     shifted = []
-    for r in rng.sample(applications, 600):
-        r = dict(r)
+    for row in rng.sample(applications, 600):
+        moved = dict(row)
         for c in ("pirat", "hirat", "lvrat", "chist", "mhist", "unemp"):
-            r[c] = r[c] * 1.6
-        r["selfemp"] = True
-        shifted.append(r)
+            moved[c] = moved[c] * 1.6
+        moved["selfemp"] = True
+        shifted.append(moved)
     served: dict[str, int] = {}
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as h:
         time.sleep(1.1)  # the server re-reads the endpoint's revision every second
         for i in range(0, len(shifted), 20):
-            r = h.post("/v1/endpoints/credit/predict", json={"records": shifted[i : i + 20]})
-            r.raise_for_status()
-            served[r.json()["model"]] = served.get(r.json()["model"], 0) + 20
+            resp = h.post("/v1/endpoints/credit/predict", json={"records": shifted[i : i + 20]})
+            resp.raise_for_status()
+            served[resp.json()["model"]] = served.get(resp.json()["model"], 0) + 20
     console.print("   answered by: " + ", ".join(f"{m} {c}" for m, c in sorted(served.items())))
 
     _step(
@@ -630,8 +630,8 @@ def _monitoring(
     _step(26, f"the server answers from {model} again; the ledger says who did it and why")
     with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as h:
         time.sleep(1.1)
-        r = h.post("/v1/endpoints/credit/predict", json={"records": [applications[0]]})
-        console.print(f"   credit now answers from {r.json()['model']}")
+        resp = h.post("/v1/endpoints/credit/predict", json={"records": [applications[0]]})
+        console.print(f"   credit now answers from {resp.json()['model']}")
     cur = _rev(admin.endpoint("credit"))
     console.print(f"   credit revision {cur.revision}: {cur.primary} ({escape(cur.reason)})")
     print_rows(
