@@ -13,6 +13,7 @@ from steward.artifacts import ArtifactStore
 from steward.audit import Ledger
 from steward.config import Home, StewardConfig
 from steward.door import Door
+from steward.metering import Meter
 from steward.policy import PolicyEngine
 from steward.store import DatasetVersion, ModelVersion, Store, StoredObject, governed_writes
 
@@ -30,6 +31,7 @@ class Runtime:
     policy: PolicyEngine
     ledger: Ledger
     door: Door
+    meter: Meter
 
     @classmethod
     def open(cls, home: str | os.PathLike[str] | Home | None = None) -> Runtime:
@@ -39,7 +41,8 @@ class Runtime:
         artifacts = ArtifactStore(h.sites_dir, h.master_key(), list(config.sites))
         policy = PolicyEngine(config, h.policies_dir)
         ledger = Ledger(store)
-        return cls(h, config, store, artifacts, policy, ledger, Door(store, policy, ledger))
+        door = Door(store, policy, ledger)
+        return cls(h, config, store, artifacts, policy, ledger, door, Meter(config))
 
     def close(self) -> None:
         self.store.dispose()

@@ -15,9 +15,16 @@ from steward.errors import ConfigError, NotFound
 
 
 def _default() -> dict[str, Any]:
+    """The default config, with each site's prices spelled out (not from the price book)."""
     data = yaml.safe_load(DEFAULT_CONFIG)
     assert isinstance(data, dict)
-    return copy.deepcopy(data)
+    data = copy.deepcopy(data)
+    for name, other in (("eu-fra", "us-east"), ("us-east", "eu-fra")):
+        site = data["sites"][name]
+        prices = copy.deepcopy(data["price_book"][site["provider"]][site["region"]])
+        prices["egress_gb"] = {other: 0.02, "internet": 0.09}
+        site["prices"] = prices
+    return data
 
 
 def _problems(data: Any) -> list[str]:
@@ -44,7 +51,14 @@ def test_default_config_parses() -> None:
     assert set(cfg.sites) == {"eu-fra", "us-east"}
     assert cfg.sites["eu-fra"].jurisdiction == "EU"
     assert cfg.sites["us-east"].jurisdiction == "US"
-    assert cfg.sites["eu-fra"].prices.egress_gb == {"us-east": 0.02, "internet": 0.09}
+    # the sites take their prices from the price book (AWS Frankfurt, N. Virginia)
+    assert cfg.sites["eu-fra"].prices == cfg.price_book["aws"]["eu-central-1"]
+    assert cfg.sites["us-east"].prices.storage_gb_month == 0.023
+    assert cfg.egress_price("eu-fra", "us-east") == 0.02  # another AWS region
+    assert cfg.egress_price("eu-fra", "internet") == 0.09
+    assert set(cfg.price_book) == {"aws", "azure"}
+    budget = cfg.teams["risk"].budget
+    assert budget is not None and budget.monthly_usd == 500 and budget.soft_share == 0.8
     assert set(cfg.users) == {"admin", "alice", "bob"}
     assert cfg.teams_of("alice") == ["risk"]
     assert cfg.teams_of("admin") == []
@@ -324,3 +338,32 @@ def test_most_specific_suite_wins() -> None:
     assert g.suite_for("binary", "risk", "churn")[0] == "one-model"  # type: ignore[index]
     assert g.suite_for("binary", "other", "loans")[0] == "binary-default"  # type: ignore[index]
     assert g.suite_for("regression", None, "x")[0] == "regression-default"  # type: ignore[index]
+
+
+def test_a_site_with_its_own_prices_keeps_them_and_egress_resolves_by_provider() -> None:
+    data = _default()
+    data["sites"]["az-we"] = {
+        "provider": "azure",
+        "region": "westeurope",
+        "jurisdiction": "EU",
+    }
+    cfg = parse_config(data)
+    assert cfg.sites["eu-fra"].prices.egress_gb == {"us-east": 0.02, "internet": 0.09}
+    assert cfg.sites["az-we"].prices.cpu_hour == cfg.price_book["azure"]["westeurope"].cpu_hour
+    assert cfg.egress_price("eu-fra", "az-we") == 0.09  # another provider: the internet price
+    assert cfg.egress_price("az-we", "eu-fra") == 0.087
+    assert cfg.egress_price("eu-fra", "us-east") == 0.02  # named explicitly
+
+
+def test_a_site_in_no_price_book_region_is_free_until_priced() -> None:
+    data = _default()
+    data["sites"]["edge-1"] = {"provider": "edge", "region": "plant-7", "jurisdiction": "EU"}
+    cfg = parse_config(data)
+    assert cfg.sites["edge-1"].prices.cpu_hour == 0.0
+
+
+def test_budget_needs_a_positive_amount() -> None:
+    data = _default()
+    data["teams"]["risk"]["budget"]["monthly_usd"] = 0
+    line = _one_problem(data, "teams.risk.budget.monthly_usd")
+    assert line.endswith("found 0")

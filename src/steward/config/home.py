@@ -42,43 +42,86 @@ default_site: eu-fra
 #   provider:     aws | azure | gcp | onprem | edge
 #   jurisdiction: EU | US | UK | CH | CA | JP | AU | IN | BR | SG | KR | CN | ZA | AE
 #   trust:        public (shared cloud) | private (your own or dedicated hardware)
-# Example prices: on-demand list prices, taken 2026-11 from the providers' public
-# price pages (AWS m7i.large per vCPU-hour, g5.xlarge per GPU-hour, S3 Standard,
-# data transfer out). Replace them with your negotiated rates.
+# A site without `prices` pays its provider's and region's entry of the price book below;
+# `capacity` (optional: cpus, memory_gb, gpus you pay for) lets reports show idle cost.
 sites:
   eu-fra:
     provider: aws
     region: eu-central-1        # Frankfurt
     jurisdiction: EU
     trust: public
-    prices:
-      cpu_hour: 0.0576
-      gpu_hour: 1.459
-      storage_gb_month: 0.0245
-      egress_gb:
-        us-east: 0.02
-        internet: 0.09
   us-east:
     provider: aws
     region: us-east-1           # N. Virginia
     jurisdiction: US
     trust: public
-    prices:
-      cpu_hour: 0.0504
+
+# The price book: on-demand list prices per provider and region, in US dollars, as
+# recorded for this example on 2026-11-29 from the providers' public price pages. Prices
+# change, and your negotiated rates differ: check the pages and replace them.
+#   cpu_hour, memory_gb_hour: an on-demand general-purpose instance's hourly price split
+#     into vCPU and memory the way OpenCost splits it (vCPU:GB price ratio about 7.5:1);
+#   gpu_hour: a one-GPU instance; storage_gb_month: object storage, standard tier;
+#   egress_gb: data out per GB, to another region of the provider (inter_region) and to
+#     the internet or another provider (internet); spot: a snapshot (spot prices move).
+price_book:
+  aws:
+    # aws.amazon.com/ec2/pricing/on-demand (m7i.large $0.1134/h: 2 vCPU, 8 GiB;
+    # g5.xlarge $1.459/h), aws.amazon.com/s3/pricing (S3 Standard, first 50 TB),
+    # aws.amazon.com/ec2/pricing/on-demand/#Data_Transfer (first 10 TB/month)
+    eu-central-1:
+      cpu_hour: 0.0369
+      memory_gb_hour: 0.00495
+      gpu_hour: 1.459
+      storage_gb_month: 0.0245
+      egress_gb: {inter_region: 0.02, internet: 0.09}
+      spot: {cpu_hour: 0.0148, gpu_hour: 0.584}
+    # same pages, US East (N. Virginia): m7i.large $0.1008/h, g5.xlarge $1.006/h
+    us-east-1:
+      cpu_hour: 0.0328
+      memory_gb_hour: 0.0044
       gpu_hour: 1.006
       storage_gb_month: 0.023
-      egress_gb:
-        eu-fra: 0.02
-        internet: 0.09
+      egress_gb: {inter_region: 0.02, internet: 0.09}
+      spot: {cpu_hour: 0.0131, gpu_hour: 0.402}
+  azure:
+    # azure.microsoft.com/pricing/details/virtual-machines/linux (D2s v5: 2 vCPU, 8 GiB;
+    # NC4as T4 v3: one T4), azure.microsoft.com/pricing/details/storage/blobs (Hot, LRS),
+    # azure.microsoft.com/pricing/details/bandwidth (Europe/N. America, after 100 GB)
+    germanywestcentral:          # Frankfurt: D2s v5 $0.111/h, NC4as T4 v3 $0.631/h
+      cpu_hour: 0.0361
+      memory_gb_hour: 0.00485
+      gpu_hour: 0.631
+      storage_gb_month: 0.0208
+      egress_gb: {inter_region: 0.02, internet: 0.087}
+    westeurope:                  # Netherlands: D2s v5 $0.107/h, NC4as T4 v3 $0.602/h
+      cpu_hour: 0.0348
+      memory_gb_hour: 0.00467
+      gpu_hour: 0.602
+      storage_gb_month: 0.0196
+      egress_gb: {inter_region: 0.02, internet: 0.087}
+    eastus:                      # Virginia: D2s v5 $0.096/h, NC4as T4 v3 $0.526/h
+      cpu_hour: 0.0312
+      memory_gb_hour: 0.00419
+      gpu_hour: 0.526
+      storage_gb_month: 0.0184
+      egress_gb: {inter_region: 0.02, internet: 0.087}
 
 # Teams own datasets, models and spend. Quotas: compute per calendar month (UTC);
-# a training job that would cross one is refused before it starts.
+# a training job that would cross one is refused before it starts. A budget is money per
+# calendar month: an alert at soft_share of it; a hard budget refuses training jobs whose
+# estimated cost would cross it (serving only alerts, unless serving: block).
 teams:
   risk:
     members: [alice, bob]
     quotas:
       cpu_hours_per_month: 200
       gpu_hours_per_month: 0
+    budget:
+      monthly_usd: 500
+      soft_share: 0.8
+      hard: true
+      serving: alert
 
 # Validation gates (docs/gates.md): what a model must show on a locked holdout before
 # approval. The limits below are EXAMPLES to start from, not law: set your own with your

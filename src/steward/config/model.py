@@ -55,26 +55,58 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Prices(_Strict):
-    """List prices of a site, in US dollars."""
+class SpotPrices(_Strict):
+    """Spot (preemptible) prices; a job that asks for spot (``resources.spot``) pays these."""
 
-    cpu_hour: float = Field(0.0, ge=0)
+    cpu_hour: float | None = Field(None, ge=0)
+    gpu_hour: float | None = Field(None, ge=0)
+
+
+class Prices(_Strict):
+    """List prices of a site (or of a provider's region in the price book), in US dollars.
+
+    ``egress_gb`` is the price per GB leaving the site: by destination site name, or
+    ``inter_region`` (another region of the same provider), or ``internet`` (anything
+    else: another provider, on-premises, the internet)."""
+
+    cpu_hour: float = Field(0.0, ge=0, description="per vCPU-hour")
+    memory_gb_hour: float = Field(0.0, ge=0, description="per GB of memory per hour")
     gpu_hour: float = Field(0.0, ge=0)
     storage_gb_month: float = Field(0.0, ge=0)
     egress_gb: dict[str, Annotated[float, Field(ge=0)]] = Field(
         default_factory=dict,
-        description="price per GB leaving this site, by destination site name or 'internet'",
+        description="price per GB leaving this site, by destination site name, "
+        "'inter_region' or 'internet'",
     )
+    spot: SpotPrices | None = None
+
+    def egress_to(self, dest: str, *, same_provider: bool) -> float:
+        """The price per GB from here to ``dest`` (a site name or ``internet``)."""
+        if dest in self.egress_gb:
+            return self.egress_gb[dest]
+        if same_provider and "inter_region" in self.egress_gb:
+            return self.egress_gb["inter_region"]
+        return self.egress_gb.get("internet", 0.0)
+
+
+class Capacity(_Strict):
+    """What a site has (for its idle cost: capacity paid for and not allocated)."""
+
+    cpus: float = Field(0, ge=0)
+    memory_gb: float = Field(0, ge=0)
+    gpus: float = Field(0, ge=0)
 
 
 class Site(_Strict):
-    """Where data lives and work runs."""
+    """Where data lives and work runs. Without ``prices`` the site takes its provider's
+    and region's entry of the price book."""
 
     provider: Provider
     region: str = Field(min_length=1)
     jurisdiction: Jurisdiction
     trust: Trust = "public"
     prices: Prices = Field(default_factory=lambda: Prices())
+    capacity: Capacity | None = None
 
 
 class Quotas(_Strict):
@@ -84,9 +116,21 @@ class Quotas(_Strict):
     gpu_hours_per_month: float | None = Field(None, ge=0)
 
 
+class Budget(_Strict):
+    """A team's money per calendar month (UTC). At ``soft_share`` of it an alert opens; a
+    ``hard`` budget refuses a training job whose estimated cost would cross it before it
+    starts. Serving is never cut off by a budget unless ``serving: block``."""
+
+    monthly_usd: float = Field(gt=0)
+    soft_share: float = Field(0.8, gt=0, le=1)
+    hard: bool = True
+    serving: Literal["alert", "block"] = "alert"
+
+
 class Team(_Strict):
     members: list[str] = Field(default_factory=list)
     quotas: Quotas = Field(default_factory=lambda: Quotas())
+    budget: Budget | None = None
 
 
 class Training(_Strict):
@@ -453,6 +497,21 @@ class StewardConfig(_Strict):
     gates: Gates = Field(default_factory=lambda: Gates())
     serving: Serving = Field(default_factory=lambda: Serving())
     monitoring: Monitoring = Field(default_factory=lambda: Monitoring())
+    price_book: dict[Provider, dict[str, Prices]] = Field(
+        default_factory=dict,
+        description="provider -> region -> prices: what sites without their own prices "
+        "pay, and what `steward cost exit` prices another provider at",
+    )
+
+    @model_validator(mode="after")
+    def _site_prices(self) -> StewardConfig:
+        """A site without its own prices takes its provider's and region's entry."""
+        for name, site in list(self.sites.items()):
+            if "prices" not in site.model_fields_set:
+                book = self.price_book.get(site.provider, {}).get(site.region)
+                if book is not None:
+                    self.sites[name] = site.model_copy(update={"prices": book})
+        return self
 
     @model_validator(mode="after")
     def _cross_references(self) -> StewardConfig:
@@ -471,10 +530,10 @@ class StewardConfig(_Strict):
             )
         for site_name, site in self.sites.items():
             for dest in site.prices.egress_gb:
-                if dest != "internet" and dest not in self.sites:
+                if dest not in ("internet", "inter_region") and dest not in self.sites:
                     problems.append(
-                        f"sites.{site_name}.prices.egress_gb.{dest}: expected a declared site "
-                        f"or 'internet'; found {dest!r}"
+                        f"sites.{site_name}.prices.egress_gb.{dest}: expected a declared site, "
+                        f"'inter_region' or 'internet'; found {dest!r}"
                     )
         for team_name, team in self.teams.items():
             for i, member in enumerate(team.members):
@@ -491,6 +550,12 @@ class StewardConfig(_Strict):
         if problems:
             raise ValueError("\n".join(problems))
         return self
+
+    def egress_price(self, source: str, dest: str) -> float:
+        """US dollars per GB moved from site ``source`` to ``dest`` (a site or internet)."""
+        src = self.site(source)
+        same = dest in self.sites and self.sites[dest].provider == src.provider
+        return src.prices.egress_to(dest, same_provider=same)
 
     def teams_of(self, user: str) -> list[str]:
         return sorted(t for t, team in self.teams.items() if user in team.members)

@@ -637,6 +637,16 @@ class DatasetService:
             )
             s.add(row)
             s.flush()
+            self.rt.meter.egress(
+                s,
+                team=ds.team,
+                source=v.site,
+                dest=to_site,
+                nbytes=len(data),
+                action="dataset.copy",
+                ref=f"{ds.name}@{v.version}",
+                at=row.created_at,
+            )
             return CopyInfo(
                 ref=f"{ds.name}@{v.version}",
                 from_site=v.site,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,6 +32,7 @@ from steward.door import Action
 from steward.errors import Conflict, GateFailed, NotFound, Reason, ValidationFailed
 from steward.gates.report import Check, ValidationInfo, ValidationReport
 from steward.kernels.metrics import LOWER_IS_BETTER, performance
+from steward.metering import Usage
 from steward.policy import Decision, Principal, Resource
 from steward.registry import ModelDetail, ModelService
 from steward.registry.runner import OnnxRunner, Prediction
@@ -156,6 +158,7 @@ class GateService:
                 "trains on. Register the holdout with --locked.",
                 holdout=holdout.ref,
             )
+        wall0, cpu0 = time.perf_counter(), time.process_time()
         table = self.datasets.read(principal, holdout.ref, purpose=PURPOSE)
         target = model.spec.get("target")
         training = self._training_tables(principal, model)  # read once: overlap, audit
@@ -234,8 +237,23 @@ class GateService:
             }
         )
 
+        spent = Usage(
+            wall_seconds=time.perf_counter() - wall0, cpu_seconds=time.process_time() - cpu0
+        )
+
         def do(s: Session) -> ValidationInfo:
             _, mv = self.registry.version_row(s, model.ref)
+            # the evaluation's compute (the process's CPU while it ran), at the model's site
+            self.rt.meter.usage(
+                s,
+                spent,
+                team=model.team,
+                site=model.site,
+                kind="validation",
+                action="model.validate",
+                ref=vid,
+                model=model.ref,
+            )
             s.add(
                 Validation(
                     id=vid,

@@ -25,7 +25,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +36,7 @@ import pyarrow as pa
 from prometheus_client import CollectorRegistry, Counter
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
 
 from steward.config import LogMask, Serving
 from steward.kernels.masking import pseudonymise, redact
@@ -106,8 +107,10 @@ class PredictionLog:
         settings: Serving,
         pseudonym_key: bytes,
         registry: CollectorRegistry | None = None,
+        meter: Callable[[Session, Sequence[Scored]], None] | None = None,
     ) -> None:
         self.store = store
+        self._meter = meter  # called in each write's transaction: the entries' cost
         self.flush_seconds = settings.log_flush_seconds
         self.batch = settings.log_batch
         self.capacity = settings.log_buffer
@@ -257,6 +260,8 @@ class PredictionLog:
         with governed_writes("endpoint.predict"), self.store.transaction(write=True) as s:
             for start in range(0, len(rows), 5000):
                 s.execute(stmt, rows[start : start + 5000])
+            if self._meter is not None and entries:
+                self._meter(s, entries)
             if counts:
                 add = insert(EndpointCount)
                 s.execute(

@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -44,7 +44,7 @@ from steward.registry import ModelDetail, ModelService
 from steward.registry.runner import OnnxRunner
 from steward.runtime import Runtime
 from steward.serving.log import LogPlan, PredictionLog, Scored, log_plan
-from steward.store import Prediction, PredictionFeedback
+from steward.store import Endpoint, Prediction, PredictionFeedback
 
 __all__ = [
     "EndpointStatus",
@@ -214,7 +214,37 @@ class ServingService:
             rt.config.serving,
             derive_key(rt.home.master_key(), "pseudonym"),
             self.metrics,
+            meter=self._meter,
         )
+        self._where: dict[str, tuple[str | None, str]] = {}  # endpoint -> (team, site)
+
+    def _meter(self, s: Session, entries: Sequence[Scored]) -> None:
+        """The cost of a flush's answers: the model's compute time (each answer's scoring
+        time, primary and shadow), per endpoint, model and source, added to the hour's
+        record at the endpoint's site (see steward.metering)."""
+        seconds: dict[tuple[str, str, str], float] = {}
+        for e in entries:
+            key = (e.endpoint, e.plan.model, e.source)
+            seconds[key] = seconds.get(key, 0.0) + e.latency_ms / 1000.0
+        for (endpoint, model, source), sec in seconds.items():
+            where = self._where.get(endpoint)
+            if where is None:
+                row = s.execute(
+                    select(Endpoint.team, Endpoint.site).where(Endpoint.name == endpoint)
+                ).first()
+                if row is None:
+                    continue
+                where = self._where[endpoint] = (row[0], row[1])
+            self.rt.meter.compute_hourly(
+                s,
+                sec,
+                team=where[0],
+                site=where[1],
+                kind="stream" if source == "stream" else "inference",
+                action="endpoint.predict",
+                endpoint=endpoint,
+                model=model,
+            )
 
     def close(self) -> None:
         """Write the buffered prediction log (the server calls this when it stops)."""

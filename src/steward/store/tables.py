@@ -543,5 +543,43 @@ class Alert(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     resolved_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # a team's alert (a budget, a cost anomaly) has a team and an empty endpoint
+    team: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
     __table_args__ = (Index("ix_alerts_key_state", "key", "state"),)
+
+
+class CostRecord(Base):
+    """One metered cost: what was used (``units`` of ``resource``), at which price, for
+    which team and site, and the action that caused it. ``amount = units × unit_price``.
+    Allocation follows OpenCost: ``units = max(requested, used) × hours``; ``requested``,
+    ``used`` and ``hours`` say how. ``dedupe`` makes an accrual (a day's storage) once."""
+
+    __tablename__ = "cost_records"
+
+    id: Mapped[int] = mapped_column(_LogId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    day: Mapped[str] = mapped_column(String(10))  # YYYY-MM-DD (UTC) of `at`
+    team: Mapped[str] = mapped_column(String(128))  # "" when no team owns it
+    site: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))  # training|validation|inference|stream|...
+    resource: Mapped[str] = mapped_column(String(16))  # cpu|memory|gpu|storage|egress
+    units: Mapped[float] = mapped_column(Float)
+    unit: Mapped[str] = mapped_column(String(16))  # cpu-hour|gb-hour|gpu-hour|gb-month|gb
+    unit_price: Mapped[float] = mapped_column(Float)
+    amount: Mapped[float] = mapped_column(Float)
+    action: Mapped[str] = mapped_column(String(64))
+    ref: Mapped[str] = mapped_column(String(200))
+    endpoint: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    model: Mapped[str | None] = mapped_column(String(160), nullable=True)
+    requested: Mapped[float | None] = mapped_column(Float, nullable=True)
+    used: Mapped[float | None] = mapped_column(Float, nullable=True)
+    hours: Mapped[float | None] = mapped_column(Float, nullable=True)
+    dest: Mapped[str | None] = mapped_column(String(128), nullable=True)  # egress: where to
+    dedupe: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("dedupe", name="uq_cost_records_dedupe"),
+        Index("ix_cost_records_team_day", "team", "day"),
+        Index("ix_cost_records_day", "day"),
+    )

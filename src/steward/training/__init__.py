@@ -3,8 +3,11 @@ process, Ray) and the worker that turns a finished job into a registered ONNX mo
 
 from steward.training.executors import EXECUTORS, NoSuchSite, TaskOutcome, TrainTask
 from steward.training.service import (
+    BudgetState,
     JobInfo,
     JobLogLine,
+    SiteCost,
+    TrainEstimate,
     TrainingService,
     load_spec_file,
     parse_spec,
@@ -15,11 +18,14 @@ from steward.training.worker import Worker, WorkerBusy
 __all__ = [
     "EXECUTORS",
     "FAMILIES",
+    "BudgetState",
     "JobInfo",
     "JobLogLine",
     "NoSuchSite",
     "Resources",
+    "SiteCost",
     "TaskOutcome",
+    "TrainEstimate",
     "TrainTask",
     "TrainingService",
     "TrainingSpec",

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from steward.datasets import DatasetDetail, DatasetService
 from steward.door import Action
 from steward.errors import NotFound, PolicyDenied, QuotaExceeded, Reason, ValidationFailed
+from steward.metering import month_bounds
 from steward.policy import Principal, Resource
 from steward.runtime import Runtime
 from steward.store import Job, JobLog
@@ -121,6 +122,37 @@ def _code_version() -> str | None:
     return head + ("-dirty" if dirty else "")
 
 
+class SiteCost(BaseModel):
+    site: str
+    allowed: bool  # may the job run there (the policy's answer)
+    cost_usd: float
+    cpu_hour: float
+    refused_by: list[str] = Field(default_factory=list)
+
+
+class BudgetState(BaseModel):
+    team: str
+    monthly_usd: float
+    spent: float
+    committed: float
+    after: float  # spent + committed + this estimate
+    hard: bool
+    within: bool
+
+
+class TrainEstimate(BaseModel):
+    site: str
+    placement: str
+    team: str | None
+    rows: int
+    features: int
+    estimate_cpu_hours: float
+    cost_usd: float
+    cheapest_allowed: str | None
+    sites: list[SiteCost]
+    budget: BudgetState | None
+
+
 class TrainingService:
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
@@ -134,25 +166,9 @@ class TrainingService:
         *,
         executor: str | None = None,
     ) -> JobInfo:
-        from steward.training.fit import check_spec_against
-
-        spec = parse_spec(raw)
-        spec = spec.model_copy(update={"team": self._team(principal, spec)})
-        datasets = DatasetService(self.rt)
-        views = [datasets.governed_view(ref) for ref in spec.data]
-        first = views[0][0]
-        for detail, _, _ in views[1:]:
-            if [c.name for c in detail.schema_] != [c.name for c in first.schema_]:
-                raise ValidationFailed(
-                    f"{detail.ref} has other columns than {first.ref}; training on several "
-                    "versions needs the same columns",
-                    expected=[c.name for c in first.schema_],
-                    found=[c.name for c in detail.schema_],
-                )
-        rows = sum(d.rows for d, _, _ in views)
-        features = check_spec_against(spec, _arrow_schema(first), rows)
-        site, reason = self._place(principal, spec, [r for _, r, _ in views])
-        spec = spec.model_copy(update={"site": site})
+        spec, views, rows, features, reason = self._prepare(principal, raw)
+        site = spec.site
+        assert site is not None
         estimate = self._estimate(spec, rows, len(features))
         job_id = "j-" + secrets.token_hex(6)
         resources = [r for _, r, _ in views]
@@ -218,6 +234,96 @@ class TrainingService:
                 Reason(f"quota:{e.details.get('quota')}", e.message, "forbid"),
             )
             raise
+
+    def _prepare(
+        self, principal: Principal, raw: TrainingSpec | dict[str, Any]
+    ) -> tuple[TrainingSpec, list[tuple[DatasetDetail, Resource, int]], int, list[str], str]:
+        """The spec checked against its data and placed: (spec with team and site, the
+        data's views, rows, features, the placement's reason)."""
+        from steward.training.fit import check_spec_against
+
+        spec = parse_spec(raw)
+        spec = spec.model_copy(update={"team": self._team(principal, spec)})
+        datasets = DatasetService(self.rt)
+        views = [datasets.governed_view(ref) for ref in spec.data]
+        first = views[0][0]
+        for detail, _, _ in views[1:]:
+            if [c.name for c in detail.schema_] != [c.name for c in first.schema_]:
+                raise ValidationFailed(
+                    f"{detail.ref} has other columns than {first.ref}; training on several "
+                    "versions needs the same columns",
+                    expected=[c.name for c in first.schema_],
+                    found=[c.name for c in detail.schema_],
+                )
+        rows = sum(d.rows for d, _, _ in views)
+        features = check_spec_against(spec, _arrow_schema(first), rows)
+        site, reason = self._place(principal, spec, [r for _, r, _ in views])
+        return spec.model_copy(update={"site": site}), views, rows, list(features), reason
+
+    def estimate(self, principal: Principal, raw: TrainingSpec | dict[str, Any]) -> TrainEstimate:
+        """What a job would cost, where (``steward train --dry-run``): nothing is queued.
+
+        The estimate at every site, whether the policy allows the job there, the cheapest
+        allowed one (where the job would go unless the spec names a site), and the team's
+        budget after it."""
+        spec, views, rows, features, reason = self._prepare(principal, raw)
+        cpu_hours = self._estimate(spec, rows, len(features))
+        sites = []
+        for name in sorted(self.rt.config.sites):
+            placed = spec.model_copy(update={"site": name})
+            denial = next(
+                (
+                    d
+                    for _, r, _ in views
+                    if not (
+                        d := self.rt.door.decide(principal, Action("model.train", r, site=name))
+                    ).allowed
+                ),
+                None,
+            )
+            sites.append(
+                SiteCost(
+                    site=name,
+                    allowed=denial is None,
+                    cost_usd=round(self.estimated_cost(placed, cpu_hours), 6),
+                    cpu_hour=self.rt.config.sites[name].prices.cpu_hour,
+                    refused_by=(
+                        sorted({r.policy for r in denial.reasons if r.effect == "forbid"})
+                        if denial is not None
+                        else []
+                    ),
+                )
+            )
+        cost = self.estimated_cost(spec, cpu_hours)
+        allowed = [c for c in sites if c.allowed]
+        budget = None
+        team_budget = self.rt.config.teams[spec.team].budget if spec.team else None
+        if spec.team and team_budget is not None:
+            start, end = month_bounds(datetime.now(UTC))
+            with self.rt.store.transaction() as s:
+                spent = self.rt.meter.spent(s, spec.team, start, end)
+                committed = self.committed_cost(s, spec.team)
+            budget = BudgetState(
+                team=spec.team,
+                monthly_usd=team_budget.monthly_usd,
+                spent=round(spent, 6),
+                committed=round(committed, 6),
+                after=round(spent + committed + cost, 6),
+                hard=team_budget.hard,
+                within=spent + committed + cost <= team_budget.monthly_usd,
+            )
+        return TrainEstimate(
+            site=spec.site or "",
+            placement=reason,
+            team=spec.team,
+            rows=rows,
+            features=len(features),
+            estimate_cpu_hours=cpu_hours,
+            cost_usd=round(cost, 6),
+            cheapest_allowed=min(allowed, key=lambda c: c.cost_usd).site if allowed else None,
+            sites=sites,
+            budget=budget,
+        )
 
     def _team(self, principal: Principal, spec: TrainingSpec) -> str | None:
         if spec.team is not None:
@@ -325,9 +431,57 @@ class TrainingService:
             "cpu_hours_committed": float(committed),
         }
 
+    def estimated_cost(self, spec: TrainingSpec, estimate_cpu_hours: float) -> float:
+        """US dollars a job of ``spec`` (placed at ``spec.site``) is expected to cost."""
+        r = spec.resources
+        assert spec.site is not None
+        return self.rt.meter.training_estimate(
+            spec.site, estimate_cpu_hours, r.cpus, r.memory_gb, r.gpus, r.max_hours, r.spot
+        )
+
+    def committed_cost(self, s: Session, team: str, now: datetime | None = None) -> float:
+        """The estimated cost of the team's queued and running jobs this month."""
+        start, _ = month_bounds(now or datetime.now(UTC))
+        rows = s.execute(
+            select(Job.spec_json, Job.estimate_cpu_hours, Job.site).where(
+                Job.team == team, Job.created_at >= start, Job.state.in_(("queued", "running"))
+            )
+        ).all()
+        total = 0.0
+        for raw, cpu_hours, site in rows:
+            spec = TrainingSpec.model_validate_json(raw).model_copy(update={"site": site})
+            total += self.estimated_cost(spec, float(cpu_hours))
+        return total
+
+    def _check_budget(self, s: Session, spec: TrainingSpec, estimate: float) -> None:
+        assert spec.team is not None
+        budget = self.rt.config.teams[spec.team].budget
+        if budget is None or not budget.hard:
+            return
+        start, end = month_bounds(datetime.now(UTC))
+        spent = self.rt.meter.spent(s, spec.team, start, end)
+        committed = self.committed_cost(s, spec.team)
+        cost = self.estimated_cost(spec, estimate)
+        if spent + committed + cost > budget.monthly_usd:
+            raise QuotaExceeded(
+                f"team {spec.team} would exceed its budget of ${budget.monthly_usd:,.2f} this "
+                f"month: ${spent:,.2f} spent, ${committed:,.2f} committed by queued or running "
+                f"jobs, and this job is estimated at ${cost:,.2f}. Wait for next month, cancel "
+                "queued jobs, train on less data or a cheaper site, or ask an admin to raise "
+                f"teams.{spec.team}.budget.monthly_usd",
+                quota="budget",
+                budget=budget.monthly_usd,
+                spent=round(spent, 6),
+                committed=round(committed, 6),
+                estimated=round(cost, 6),
+                team=spec.team,
+            )
+
     def _check_quota(self, s: Session, spec: TrainingSpec, estimate: float) -> None:
         if spec.team is None:
             return
+        self.rt.meter.lock_team(s, spec.team)
+        self._check_budget(s, spec, estimate)
         quotas = self.rt.config.teams[spec.team].quotas
         u = self.usage(s, spec.team)
         cpu_limit = quotas.cpu_hours_per_month

@@ -58,6 +58,10 @@ class Resources(BaseModel):
     cpus: int = Field(1, ge=1, le=256)
     gpus: int = Field(0, ge=0, le=64)
     max_hours: float = Field(1.0, gt=0, le=168, description="wall-time limit of the job")
+    memory_gb: float | None = Field(
+        None, gt=0, le=4096, description="memory reserved (cost counts max(reserved, peak))"
+    )
+    spot: bool = Field(False, description="priced at the site's spot prices, where it has them")
 
 
 class TrainingSpec(BaseModel):

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from steward.datasets import DatasetService
 from steward.door import Action
 from steward.errors import StewardError
+from steward.metering import GB, Usage
 from steward.policy import Principal, Resource
 from steward.registry import ModelService, NewVersion, build_card
 from steward.runtime import Runtime
@@ -233,11 +234,34 @@ class Worker:
             )
             if closed is None:
                 raise _NotHeld(job_id)
+            self._meter(s, closed, spec, outcome)
 
         try:
             self.rt.door.record(owner, action, do, follows=f"model.train job {job_id}")
         except _NotHeld:
             self._dropped(job_id)
+
+    def _meter(self, s: Session, job: Job, spec: TrainingSpec, outcome: TaskOutcome) -> None:
+        """This attempt's cost (a failed or cancelled job's too: the compute was spent)."""
+        r = spec.resources
+        self.rt.meter.usage(
+            s,
+            Usage(
+                wall_seconds=outcome.wall_seconds,
+                cpu_seconds=outcome.cpu_seconds,
+                cpus=r.cpus,
+                memory_gb=r.memory_gb,
+                peak_memory_gb=outcome.peak_memory / GB,
+                gpus=r.gpus,
+                spot=r.spot,
+            ),
+            team=job.team,
+            site=job.site,
+            kind="training",
+            action="model.train",
+            ref=job.id,
+            model=spec.model_name,
+        )
 
     def _dropped(self, job_id: str) -> None:
         self.queue.log(
@@ -359,6 +383,7 @@ class Worker:
             )
             if closed is None:
                 raise _NotHeld(job_id)
+            self._meter(s, closed, spec, outcome)
 
         with self.rt.discard_on_failure(site, written):
             self.rt.door.record(owner, action, do, follows=f"model.train job {job_id}")
