@@ -23,6 +23,15 @@ from starlette.requests import ClientDisconnect
 
 from steward.api.v2codec import V2Codec
 from steward.audit import LedgerFilter
+from steward.cost import (
+    AnomalyInfo,
+    CostForecast,
+    CostReport,
+    CostService,
+    EgressRow,
+    ExitEstimate,
+    ServingEstimate,
+)
 from steward.datasets import (
     ColumnClass,
     CopyInfo,
@@ -70,7 +79,7 @@ from steward.serving import (
     ModelMetadata,
     ServingService,
 )
-from steward.training import JobInfo, JobLogLine, TrainingService
+from steward.training import JobInfo, JobLogLine, TrainEstimate, TrainingService
 
 __all__ = ["MUTATING_ROUTES", "READ_ONLY_ROUTES", "create_app"]
 
@@ -113,6 +122,7 @@ READ_ONLY_ROUTES: set[tuple[str, str]] = {
     ("POST", "/v2/models/{name}/versions/{version}/infer"),
     # reads the prediction log into window profiles (derived state, like the log itself)
     ("POST", "/v1/endpoints/{name}/monitoring/run"),
+    ("POST", "/v1/jobs/estimate"),  # a dry run: what a job would cost, where
 }
 
 MAX_UPLOAD = 256 * 1024 * 1024
@@ -766,6 +776,12 @@ def create_app(rt: Runtime) -> FastAPI:
     training = TrainingService(rt)
     registry = ModelService(rt)
 
+    @app.post("/v1/jobs/estimate", response_model=TrainEstimate, tags=["cost"])
+    def estimate_job(p: Caller, body: TrainRequest) -> TrainEstimate:
+        """What a training job would cost at each site, where it would go, and the team's
+        budget after it (``steward train --dry-run``): nothing is queued."""
+        return training.estimate(p, body.spec)
+
     @app.post("/v1/jobs", response_model=JobInfo, status_code=201, tags=["training"])
     def submit_job(p: Caller, body: TrainRequest) -> JobInfo:
         """Queue a training job; a worker (``steward worker`` or the server's) runs it."""
@@ -1036,8 +1052,75 @@ def create_app(rt: Runtime) -> FastAPI:
         p: Caller,
         endpoint: str | None = None,
         state: Annotated[str | None, Query(pattern="^(open|acknowledged|resolved)$")] = None,
+        team: str | None = None,
     ) -> list[AlertInfo]:
-        return alerting.alerts(p, endpoint=endpoint, state=state)
+        return alerting.alerts(p, endpoint=endpoint, state=state, team=team)
+
+    costs = CostService(rt)
+    Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")]
+
+    @app.get("/v1/cost/report", response_model=CostReport, tags=["cost"])
+    def cost_report(
+        p: Caller,
+        by: Annotated[list[str] | None, Query()] = None,
+        team: str | None = None,
+        site: str | None = None,
+        kind: str | None = None,
+        endpoint: str | None = None,
+        since: Day = None,
+        until: Day = None,
+    ) -> CostReport:
+        """Spend in [since, until) (default: this month so far), grouped ``by`` (repeat
+        it: team, site, kind, resource, model, endpoint, action, day, month)."""
+        return costs.report(
+            p, by=by, team=team, site=site, kind=kind, endpoint=endpoint, since=since, until=until
+        )
+
+    @app.get("/v1/cost/records", tags=["cost"])
+    def cost_records(
+        p: Caller, team: str | None = None, since: Day = None, until: Day = None
+    ) -> list[dict[str, Any]]:
+        """The cost records, oldest first (at most 10,000)."""
+        return costs.records(p, team=team, since=since, until=until)
+
+    @app.get("/v1/cost/egress", response_model=list[EgressRow], tags=["cost"])
+    def cost_egress(
+        p: Caller, team: str | None = None, since: Day = None, until: Day = None
+    ) -> list[EgressRow]:
+        return costs.egress(p, team=team, since=since, until=until)
+
+    @app.get("/v1/cost/exit", response_model=ExitEstimate, tags=["cost"])
+    def cost_exit(
+        p: Caller,
+        from_: Annotated[str, Query(alias="from")],
+        to: str,
+        to_region: str | None = None,
+        team: str | None = None,
+    ) -> ExitEstimate:
+        """What leaving provider ``from`` for ``to`` would cost: egress once, per month."""
+        return costs.exit(p, from_provider=from_, to_provider=to, to_region=to_region, team=team)
+
+    @app.get("/v1/cost/forecast", response_model=CostForecast, tags=["cost"])
+    def cost_forecast(
+        p: Caller, team: str | None = None, endpoint: str | None = None
+    ) -> CostForecast:
+        return costs.forecast(p, team=team, endpoint=endpoint)
+
+    @app.get("/v1/cost/anomalies", response_model=list[AnomalyInfo], tags=["cost"])
+    def cost_anomalies(
+        p: Caller,
+        team: str | None = None,
+        endpoint: str | None = None,
+        days: Annotated[int, Query(ge=7, le=3660)] = 90,
+    ) -> list[AnomalyInfo]:
+        return costs.anomalies(p, team=team, endpoint=endpoint, days=days)
+
+    @app.get("/v1/models/{ref}/serving-estimate", response_model=ServingEstimate, tags=["cost"])
+    def serving_estimate(
+        p: Caller, ref: str, rate: Annotated[float, Query(ge=0, le=1e7)]
+    ) -> ServingEstimate:
+        """A month of serving the model at ``rate`` requests per second, at each site."""
+        return costs.serving_estimate(p, ref, requests_per_second=rate)
 
     @app.post("/v1/alerts/{alert_id}/acknowledge", response_model=AlertInfo, tags=["monitoring"])
     def acknowledge_alert(p: Caller, alert_id: int, body: NoteRequest) -> AlertInfo:

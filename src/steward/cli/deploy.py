@@ -58,10 +58,27 @@ def deploy(
     site: Annotated[str | None, typer.Option(help="Site of a new endpoint [default_site]")] = None,
     strategy: Annotated[str, typer.Option(help="direct, canary or shadow.")] = "direct",
     percent: Annotated[int | None, typer.Option(help="Canary: the candidate's share.")] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the monthly serving cost at each site; deploy nothing."
+        ),
+    ] = False,
+    rate: Annotated[
+        float | None, typer.Option(help="With --dry-run: expected requests per second.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Deploy an approved model to an endpoint, or `steward deploy promote E` a canary."""
     sw = client()
+    if dry_run:
+        from steward.cli.cost import require_rate, show_serving_estimate
+
+        estimate = sw.estimate_serving(target, requests_per_second=require_rate(rate))
+        if as_json:
+            return print_json(estimate)
+        show_serving_estimate(estimate)
+        return None
     if target == "promote":
         name = endpoint_arg or endpoint
         if not name:

@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from steward.cli.common import HomeOpt, JsonOpt, client, handle_errors, state
+from steward.cli.cost import cost_app
 from steward.cli.data import data_app
 from steward.cli.deploy import deploy, endpoint_app, rollback
 from steward.cli.monitor import alert_app, monitor_app
@@ -52,6 +53,7 @@ for sub, name in (
     (stream_app, "stream"),
     (monitor_app, "monitor"),
     (alert_app, "alert"),
+    (cost_app, "cost"),
 ):
     app.add_typer(sub, name=name)
 app.command("train")(train)

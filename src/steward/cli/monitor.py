@@ -250,13 +250,14 @@ def monitor_serve(
     ] = None,
     once: Annotated[bool, typer.Option(help="One round, then exit.")] = False,
 ) -> None:
-    """Watch every endpoint: read the log, test for drift, apply the alert rules, and
-    revalidate the models that are due, every interval (``steward server`` runs this as a
-    child process)."""
+    """Watch every endpoint: read the log, test for drift, apply the alert rules,
+    revalidate the models that are due, accrue storage cost and watch budgets and cost
+    anomalies, every interval (``steward server`` runs this as a child process)."""
     import os
     import signal
     import threading
 
+    from steward.cost import CostService
     from steward.monitoring import MonitoringService, RevalidationService
     from steward.runtime import Runtime
 
@@ -266,6 +267,7 @@ def monitor_serve(
     parent = os.getppid()
     wait = interval if interval is not None else rt.config.monitoring.interval_seconds
     mon = MonitoringService(rt)
+    costs = CostService(rt)
     try:
         while True:
             for name, reports in mon.watch_all().items():
@@ -274,6 +276,11 @@ def monitor_serve(
             for r in RevalidationService(rt).run_due():
                 verdict = "passed" if r.passed else "FAILED: " + "; ".join(r.reasons)
                 console.print(f"monitor: {r.endpoint}: revalidated {r.model}: {verdict}")
+            try:
+                for a in costs.watch():
+                    console.print(f"monitor: cost: alert {a.id} ({a.state}): {a.message}")
+            except Exception as exc:  # the bill's watch must not stop the endpoints' watch
+                console.print(f"monitor: cost: {type(exc).__name__}: {exc}")
             if once or stop.wait(wait) or os.getppid() != parent:
                 break  # stopped, or the server that started us is gone
     finally:

@@ -83,6 +83,12 @@ def train(
     detach: Annotated[
         bool, typer.Option("--detach", help="Queue the job and return; a worker runs it.")
     ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the estimated cost at each site and the budget; queue nothing."
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Train a model: placed by policy, checked against quotas, metered, registered as ONNX."""
@@ -104,6 +110,14 @@ def train(
     }
     if spec_file is None and not data:
         raise ValidationFailed("name a spec file or at least --data, --target and --objective")
+    if dry_run:
+        from steward.cli.cost import show_training_estimate
+
+        estimate = sw.estimate_training(spec_file, **fields)
+        if as_json:
+            return print_json(estimate)
+        show_training_estimate(estimate)
+        return None
     if detach:
         job = sw.train(spec_file, wait=False, executor=executor, **fields)
         if as_json:

@@ -357,6 +357,8 @@ Signal = Literal[
     "latency",
     "error_rate",
     "rejected_share",
+    "budget",
+    "cost_anomaly",
 ]
 ActionName = Literal["alert", "webhook", "rollback", "retrain"]
 
@@ -366,7 +368,8 @@ def _alert_only() -> list[ActionName]:
 
 
 class AlertRule(_Strict):
-    """When a signal shows on an endpoint's latest (shortest) window, do the actions.
+    """When a signal shows on an endpoint's latest (shortest) window, or on a team (its
+    budget, an anomaly in its spend), do the actions.
 
     ``error_rate`` and ``rejected_share`` fire above ``threshold`` (a share; default 0.05);
     ``latency`` when the window's p99 is over the endpoint's budget; the drift signals on
@@ -379,6 +382,9 @@ class AlertRule(_Strict):
     name: str = Field(min_length=1, max_length=128)
     signal: Signal
     endpoints: list[str] = Field(default_factory=list, description="empty: every endpoint")
+    teams: list[str] = Field(
+        default_factory=list, description="for a team's signals (budget, cost): empty: all"
+    )
     threshold: float | None = Field(None, ge=0, le=1)
     actions: list[ActionName] = Field(default_factory=_alert_only, min_length=1)
     webhook: str | None = Field(None, pattern=r"^https?://")
@@ -400,6 +406,8 @@ def _default_rules() -> list[AlertRule]:
         AlertRule(name="performance", signal="performance"),
         AlertRule(name="gradual-drift", signal="change_point", severity="info"),
         AlertRule(name="revalidation", signal="revalidation", severity="critical"),
+        AlertRule(name="budget", signal="budget"),
+        AlertRule(name="cost-anomaly", signal="cost_anomaly"),
     ]
 
 

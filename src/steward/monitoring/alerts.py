@@ -43,12 +43,13 @@ SERVICE = Principal(SERVICE_USER)
 _log = logging.getLogger("steward.monitoring.alerts")
 STATES = ("open", "acknowledged", "resolved")
 #: signals that are events, not states: their alerts stay until someone resolves them
-EVENT_SIGNALS = frozenset({"change_point"})
+EVENT_SIGNALS = frozenset({"change_point", "cost_anomaly"})
 
 
 class AlertInfo(BaseModel):
     id: int
-    endpoint: str
+    endpoint: str  # "" for a team's alert
+    team: str | None = None
     rule: str
     signal: str
     severity: str
@@ -68,6 +69,7 @@ def _info(a: Alert) -> AlertInfo:
     return AlertInfo(
         id=a.id,
         endpoint=a.endpoint,
+        team=a.team,
         rule=a.rule,
         signal=a.signal,
         severity=a.severity,
@@ -169,6 +171,25 @@ def _fires(rule: AlertRule, evidence: dict[str, Any] | None) -> bool:
 def _message(rule: AlertRule, endpoint: str, ev: dict[str, Any]) -> str:
     where = f"endpoint {endpoint} ({ev.get('model')}, {ev.get('window_minutes')}-minute window)"
     match rule.signal:
+        case "budget":
+            return (
+                f"team {ev['team']}: ${ev['spent']:,.2f} spent of its ${ev['budget']:,.2f} "
+                f"budget for {ev['month']} ({ev['share']:.0%}; alert at {ev['soft_share']:.0%})"
+                + (
+                    f"; at the forecast rate it is crossed on {ev['crossing_day']}"
+                    if ev.get("crossing_day")
+                    else ""
+                )
+            )
+        case "cost_anomaly":
+            who = f"endpoint {endpoint}" if endpoint else f"team {ev.get('team')}"
+            pct = ev.get("impact_pct")
+            return (
+                f"{who}: spend on {ev['day']} was ${ev['value']:,.2f}, expected "
+                f"${ev['expected']:,.2f} (${ev['lower']:,.2f}–${ev['upper']:,.2f}): "
+                f"{'+' if ev['impact'] >= 0 else '-'}${abs(ev['impact']):,.2f}"
+                + (f" ({pct:+.0%})" if pct is not None else "")
+            )
         case "dataset_drift":
             cols = ", ".join(d["column"] for d in ev.get("drifted", []))
             return f"{where}: dataset drift, {ev.get('drifted_share', 0):.0%} of features ({cols})"
@@ -224,27 +245,37 @@ class AlertService:
             endpoint, signals(report, self.counts(endpoint, report.start, report.end))
         )
 
-    def apply(self, endpoint: str, found: dict[str, dict[str, Any] | None]) -> list[AlertInfo]:
-        """Apply the rules to signals found on an endpoint: signal → evidence (it shows) or
-        None (tested, it does not); a signal left out was not tested."""
+    def apply(
+        self, endpoint: str, found: dict[str, dict[str, Any] | None], *, team: str | None = None
+    ) -> list[AlertInfo]:
+        """Apply the rules to signals found on an endpoint (or, with ``team`` and an empty
+        endpoint, on a team): signal → evidence (it shows) or None (tested, it does not); a
+        signal left out was not tested."""
         touched: list[AlertInfo] = []
         for rule in self.rt.config.monitoring.rules:
-            if rule.endpoints and endpoint not in rule.endpoints:
+            if endpoint and rule.endpoints and endpoint not in rule.endpoints:
+                continue
+            if team is not None and not endpoint and rule.teams and team not in rule.teams:
                 continue
             if rule.signal not in found:
                 continue  # not tested in this window: neither fires nor clears
             evidence = found[rule.signal]
             if _fires(rule, evidence):
                 assert evidence is not None
-                touched.append(self._fire(endpoint, rule, evidence))
+                touched.append(self._fire(endpoint, rule, evidence, team))
             elif rule.signal not in EVENT_SIGNALS:
-                cleared = self._clear(endpoint, rule)
+                cleared = self._clear(endpoint, rule, team)
                 if cleared is not None:
                     touched.append(cleared)
         return touched
 
-    def _key(self, endpoint: str, rule: AlertRule) -> str:
-        return f"{endpoint}|{rule.name}|{rule.signal}"
+    def _key(self, endpoint: str, rule: AlertRule, team: str | None = None) -> str:
+        return f"{endpoint or 'team:' + str(team)}|{rule.name}|{rule.signal}"
+
+    def _resource(self, endpoint: str, team: str | None) -> Resource:
+        if not endpoint:
+            return Resource("Team", str(team))
+        return DeployService(self.rt).endpoint_resource(endpoint)
 
     def _live(self, s: Session, key: str) -> Alert | None:
         return s.scalars(
@@ -253,8 +284,10 @@ class AlertService:
             .order_by(Alert.id.desc())
         ).first()
 
-    def _fire(self, endpoint: str, rule: AlertRule, evidence: dict[str, Any]) -> AlertInfo:
-        key = self._key(endpoint, rule)
+    def _fire(
+        self, endpoint: str, rule: AlertRule, evidence: dict[str, Any], team: str | None = None
+    ) -> AlertInfo:
+        key = self._key(endpoint, rule, team)
         now = datetime.now(UTC)
         message = _message(rule, endpoint, evidence)
         with self.rt.store.transaction() as s:
@@ -272,7 +305,7 @@ class AlertService:
         else:
             action = Action(
                 "alert.open",
-                DeployService(self.rt).endpoint_resource(endpoint),
+                self._resource(endpoint, team),
                 payload={"rule": rule.name, "signal": rule.signal, "evidence": evidence},
             )
 
@@ -280,6 +313,7 @@ class AlertService:
                 a = Alert(
                     key=key,
                     endpoint=endpoint,
+                    team=team if not endpoint else None,
                     rule=rule.name,
                     signal=rule.signal,
                     severity=rule.severity,
@@ -336,6 +370,8 @@ class AlertService:
         evidence: dict[str, Any],
         alert: AlertInfo,
     ) -> dict[str, Any]:
+        if name in ("rollback", "retrain") and not endpoint:
+            raise ValidationFailed(f"{name}: a team's alert has no endpoint to act on")
         if name == "rollback":
             why = {
                 "alert": alert_id,
@@ -370,8 +406,8 @@ class AlertService:
         spec.pop("seed", None)
         return spec
 
-    def _clear(self, endpoint: str, rule: AlertRule) -> AlertInfo | None:
-        key = self._key(endpoint, rule)
+    def _clear(self, endpoint: str, rule: AlertRule, team: str | None = None) -> AlertInfo | None:
+        key = self._key(endpoint, rule, team)
         with self.rt.store.transaction() as s:
             live = self._live(s, key)
             if live is None:
@@ -386,6 +422,7 @@ class AlertService:
         *,
         endpoint: str | None = None,
         state: str | None = None,
+        team: str | None = None,
         limit: int = 200,
     ) -> list[AlertInfo]:
         self.rt.door.check(principal, Action("system.read", Resource("System", "endpoints")))
@@ -397,6 +434,8 @@ class AlertService:
         q = select(Alert).order_by(Alert.id.desc()).limit(limit)
         if endpoint is not None:
             q = q.where(Alert.endpoint == endpoint)
+        if team is not None:
+            q = q.where(Alert.team == team)
         if state is not None:
             q = q.where(Alert.state == state)
         with self.rt.store.transaction() as s:
@@ -416,7 +455,7 @@ class AlertService:
             raise Conflict(f"alert {alert_id} is {a.state}; only an open alert is acknowledged")
         action = Action(
             "alert.acknowledge",
-            DeployService(self.rt).endpoint_resource(a.endpoint),
+            self._resource(a.endpoint, a.team),
             payload={"alert": alert_id, "note": note},
         )
 
@@ -440,7 +479,7 @@ class AlertService:
             raise Conflict(f"alert {alert_id} is already resolved")
         action = Action(
             "alert.resolve",
-            DeployService(self.rt).endpoint_resource(a.endpoint),
+            self._resource(a.endpoint, a.team),
             payload={"alert": alert_id, "note": note},
         )
 

@@ -13,6 +13,15 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from steward import errors as E
 from steward.audit import LedgerFilter
+from steward.cost import (
+    AnomalyInfo,
+    CostForecast,
+    CostReport,
+    CostService,
+    EgressRow,
+    ExitEstimate,
+    ServingEstimate,
+)
 from steward.datasets import (
     ColumnClass,
     CopyInfo,
@@ -60,6 +69,7 @@ from steward.training import (
     JobInfo,
     JobLogLine,
     NoSuchSite,
+    TrainEstimate,
     TrainingService,
     TrainingSpec,
     WorkerBusy,
@@ -133,6 +143,24 @@ class _Remote:
         return TypeAdapter(list[model]).validate_python(  # type: ignore[valid-type]
             self.call(method, path, **kwargs).json()
         )
+
+
+def _raw_spec(
+    spec: TrainingSpec | dict[str, Any] | str | os.PathLike[str] | None, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """A training spec as a mapping: the spec (object, mapping or file) with ``fields``
+    added or overriding."""
+    raw: dict[str, Any]
+    if spec is None:
+        raw = {}
+    elif isinstance(spec, TrainingSpec):
+        raw = spec.model_dump(exclude_unset=True)
+    elif isinstance(spec, dict):
+        raw = dict(spec)
+    else:
+        raw = load_spec_file(Path(spec))
+    raw.update({k: v for k, v in fields.items() if v is not None})
+    return raw
 
 
 class Steward:
@@ -592,16 +620,7 @@ class Steward:
         Embedded, a waiting call runs the job in this process on the configured executor
         (unless a worker already runs jobs for the home: then it follows that worker).
         """
-        raw: dict[str, Any]
-        if spec is None:
-            raw = {}
-        elif isinstance(spec, TrainingSpec):
-            raw = spec.model_dump(exclude_unset=True)
-        elif isinstance(spec, dict):
-            raw = dict(spec)
-        else:
-            raw = load_spec_file(Path(spec))
-        raw.update({k: v for k, v in fields.items() if v is not None})
+        raw = _raw_spec(spec, fields)
         if self._remote:
             job = self._remote.model(
                 JobInfo, "POST", "/v1/jobs", json={"spec": raw, "executor": executor}
@@ -952,12 +971,164 @@ class Steward:
             )
         return self._monitor().windows(self._principal, endpoint)
 
-    def alerts(self, *, endpoint: str | None = None, state: str | None = None) -> list[AlertInfo]:
-        """Monitoring's alerts, newest first (``state``: open, acknowledged, resolved)."""
+    def alerts(
+        self, *, endpoint: str | None = None, state: str | None = None, team: str | None = None
+    ) -> list[AlertInfo]:
+        """Monitoring's alerts, newest first (``state``: open, acknowledged, resolved;
+        ``team``: a team's own alerts, about its budget and spend)."""
         if self._remote:
-            params = {k: v for k, v in {"endpoint": endpoint, "state": state}.items() if v}
+            params = {
+                k: v for k, v in {"endpoint": endpoint, "state": state, "team": team}.items() if v
+            }
             return self._remote.models(AlertInfo, "GET", "/v1/alerts", params=params)
-        return AlertService(self.runtime).alerts(self._principal, endpoint=endpoint, state=state)
+        return AlertService(self.runtime).alerts(
+            self._principal, endpoint=endpoint, state=state, team=team
+        )
+
+    # -- cost --------------------------------------------------------------------------------
+    def cost_report(
+        self,
+        *,
+        by: list[str] | None = None,
+        team: str | None = None,
+        site: str | None = None,
+        kind: str | None = None,
+        endpoint: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> CostReport:
+        """Spend in [since, until) (default: this month), grouped by team, site, kind,
+        resource, model, endpoint, action, day or month."""
+        if self._remote:
+            params: dict[str, Any] = {
+                k: v
+                for k, v in {
+                    "team": team,
+                    "site": site,
+                    "kind": kind,
+                    "endpoint": endpoint,
+                    "since": since,
+                    "until": until,
+                }.items()
+                if v is not None
+            }
+            if by:
+                params["by"] = by
+            return self._remote.model(CostReport, "GET", "/v1/cost/report", params=params)
+        return CostService(self.runtime).report(
+            self._principal,
+            by=by,
+            team=team,
+            site=site,
+            kind=kind,
+            endpoint=endpoint,
+            since=since,
+            until=until,
+        )
+
+    def cost_records(
+        self, *, team: str | None = None, since: str | None = None, until: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The cost records themselves, oldest first (at most 10,000)."""
+        if self._remote:
+            params = {k: v for k, v in {"team": team, "since": since, "until": until}.items() if v}
+            out: list[dict[str, Any]] = self._remote.call(
+                "GET", "/v1/cost/records", params=params
+            ).json()
+            return out
+        return CostService(self.runtime).records(
+            self._principal, team=team, since=since, until=until
+        )
+
+    def cost_egress(
+        self, *, team: str | None = None, since: str | None = None, until: str | None = None
+    ) -> list[EgressRow]:
+        """Bytes and money moved between sites, by source and destination."""
+        if self._remote:
+            params = {k: v for k, v in {"team": team, "since": since, "until": until}.items() if v}
+            return self._remote.models(EgressRow, "GET", "/v1/cost/egress", params=params)
+        return CostService(self.runtime).egress(
+            self._principal, team=team, since=since, until=until
+        )
+
+    def cost_exit(
+        self,
+        from_provider: str,
+        to_provider: str,
+        *,
+        to_region: str | None = None,
+        team: str | None = None,
+    ) -> ExitEstimate:
+        """What leaving one provider for another would cost: egress once, and per month."""
+        if self._remote:
+            params = {
+                k: v
+                for k, v in {
+                    "from": from_provider,
+                    "to": to_provider,
+                    "to_region": to_region,
+                    "team": team,
+                }.items()
+                if v
+            }
+            return self._remote.model(ExitEstimate, "GET", "/v1/cost/exit", params=params)
+        return CostService(self.runtime).exit(
+            self._principal,
+            from_provider=from_provider,
+            to_provider=to_provider,
+            to_region=to_region,
+            team=team,
+        )
+
+    def cost_forecast(
+        self, *, team: str | None = None, endpoint: str | None = None
+    ) -> CostForecast:
+        """This month's spend of a team or an endpoint: so far, and forecast to the end."""
+        if self._remote:
+            params = {k: v for k, v in {"team": team, "endpoint": endpoint}.items() if v}
+            return self._remote.model(CostForecast, "GET", "/v1/cost/forecast", params=params)
+        return CostService(self.runtime).forecast(self._principal, team=team, endpoint=endpoint)
+
+    def cost_anomalies(
+        self, *, team: str | None = None, endpoint: str | None = None, days: int = 90
+    ) -> list[AnomalyInfo]:
+        """Days whose spend left the forecast band, over the last ``days``."""
+        if self._remote:
+            params: dict[str, Any] = {
+                k: v for k, v in {"team": team, "endpoint": endpoint}.items() if v
+            }
+            params["days"] = days
+            return self._remote.models(AnomalyInfo, "GET", "/v1/cost/anomalies", params=params)
+        return CostService(self.runtime).anomalies(
+            self._principal, team=team, endpoint=endpoint, days=days
+        )
+
+    def estimate_training(
+        self,
+        spec: TrainingSpec | dict[str, Any] | str | os.PathLike[str] | None = None,
+        **fields: Any,
+    ) -> TrainEstimate:
+        """What a training job would cost at each site, where it would go and the team's
+        budget after it (a dry run: nothing is queued). Arguments as for :meth:`train`."""
+        raw = _raw_spec(spec, fields)
+        if self._remote:
+            return self._remote.model(
+                TrainEstimate, "POST", "/v1/jobs/estimate", json={"spec": raw}
+            )
+        return TrainingService(self.runtime).estimate(self._principal, raw)
+
+    def estimate_serving(self, model: str, *, requests_per_second: float) -> ServingEstimate:
+        """A month of serving ``model`` at a request rate, at each site (a dry run)."""
+        if self._remote:
+            return self._remote.model(
+                ServingEstimate,
+                "GET",
+                f"/v1/models/{model}/serving-estimate",
+                params={"rate": requests_per_second},
+            )
+        return CostService(self.runtime).serving_estimate(
+            self._principal, model, requests_per_second=requests_per_second
+        )
 
     def acknowledge_alert(self, alert_id: int, *, note: str = "") -> AlertInfo:
         if self._remote:
