@@ -36,6 +36,8 @@ LOG_TABLES = {"predictions"}
 # Derived from the log (request counts, monitoring's windows and cursors): recomputable
 # records of it, written as it is read.
 LOG_TABLES |= {"endpoint_counts", "monitor_windows", "monitor_cursors"}
+# Metering: the cost of work done (a prediction's compute) is recorded with it, like the log.
+LOG_TABLES |= {"cost_records"}
 # Governed actions whose only effect is their audit entry (reversing tokens discloses
 # data: it changes no table, but it must be on the record).
 RECORD_ONLY = {("POST", "/v1/datasets/{ref}/detokenise")}
@@ -175,6 +177,9 @@ def _route_examples(client: TestClient, rt: Runtime) -> dict[tuple[str, str], Ca
         ("POST", "/v1/endpoints/{name}/predict"): lambda: _predict(client, rt, "pred"),
         ("POST", "/v1/endpoints/{name}/feedback"): lambda: _feedback(client, rt, "fb"),
         ("POST", "/v1/endpoints/{name}/monitoring/run"): lambda: _monitored(client, rt, "mon"),
+        ("POST", "/v1/jobs/estimate"): lambda: (
+            lambda ref: lambda: client.post("/v1/jobs/estimate", json={"spec": _train_spec(ref)})
+        )(_register(client, "est")),
         ("POST", "/v1/endpoints/{name}/monitoring/revalidate"): lambda: _endpoint(
             client,
             rt,
@@ -573,6 +578,17 @@ def _sdk_examples(sw: Steward, tmp: Path) -> dict[str, tuple[str | None, Callabl
         "monitor_revalidate": ("model.validate", lambda: sw.monitor_revalidate("sdk-live")),
         "monitor_report": (None, lambda: sw.monitor_report("sdk-live", window="1d")),
         "alerts": (None, lambda: sw.alerts(endpoint="sdk-live")),
+        "cost_report": (None, lambda: sw.cost_report(by=["team", "kind"])),
+        "cost_records": (None, lambda: sw.cost_records(team="risk")),
+        "cost_egress": (None, sw.cost_egress),
+        "cost_exit": (None, lambda: sw.cost_exit("aws", "azure")),
+        "cost_forecast": (None, lambda: sw.cost_forecast(team="risk")),
+        "cost_anomalies": (None, lambda: sw.cost_anomalies(endpoint="sdk-live")),
+        "estimate_training": (None, lambda: sw.estimate_training(_train_spec("seed@1"))),
+        "estimate_serving": (
+            None,
+            lambda: sw.estimate_serving(served[0], requests_per_second=50),
+        ),
         "acknowledge_alert": ("alert.acknowledge", lambda: sw.acknowledge_alert(alert_ids[0])),
         "resolve_alert": ("alert.resolve", lambda: sw.resolve_alert(alert_ids[1])),
     }

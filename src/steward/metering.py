@@ -321,26 +321,26 @@ class Meter:
             select(StoredObject.team, StoredObject.site, func.sum(StoredObject.size))
             .where(StoredObject.created_at < before)
             .group_by(StoredObject.team, StoredObject.site)
-        ).tuples()
+        ).all()
         yield from s.execute(
             select(Dataset.team, DatasetVersion.site, func.sum(DatasetVersion.bytes))
             .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
             .where(DatasetVersion.created_at < before)
             .group_by(Dataset.team, DatasetVersion.site)
-        ).tuples()
+        ).all()
         yield from s.execute(
             select(Dataset.team, DatasetCopy.to_site, func.sum(DatasetCopy.bytes))
             .join(DatasetVersion, DatasetVersion.id == DatasetCopy.version_id)
             .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
             .where(DatasetCopy.created_at < before)
             .group_by(Dataset.team, DatasetCopy.to_site)
-        ).tuples()
+        ).all()
         yield from s.execute(
             select(Model.team, ModelVersion.site, func.sum(ModelVersion.onnx_bytes))
             .join(Model, Model.id == ModelVersion.model_id)
             .where(ModelVersion.created_at < before)
             .group_by(Model.team, ModelVersion.site)
-        ).tuples()
+        ).all()
 
     # -- budgets -----------------------------------------------------------------------------
     @staticmethod

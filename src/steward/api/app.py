@@ -26,6 +26,7 @@ from steward.audit import LedgerFilter
 from steward.cost import (
     AnomalyInfo,
     CostForecast,
+    CostRecordInfo,
     CostReport,
     CostService,
     EgressRow,
@@ -126,6 +127,9 @@ READ_ONLY_ROUTES: set[tuple[str, str]] = {
 }
 
 MAX_UPLOAD = 256 * 1024 * 1024
+
+#: a day in a query: YYYY-MM-DD
+Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")]
 
 #: Paths served without a token.
 _PUBLIC_PATHS = {"/healthz", "/v2", "/v2/health/live", "/v2/health/ready"}
@@ -1057,7 +1061,6 @@ def create_app(rt: Runtime) -> FastAPI:
         return alerting.alerts(p, endpoint=endpoint, state=state, team=team)
 
     costs = CostService(rt)
-    Day = Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$")]
 
     @app.get("/v1/cost/report", response_model=CostReport, tags=["cost"])
     def cost_report(
@@ -1076,10 +1079,10 @@ def create_app(rt: Runtime) -> FastAPI:
             p, by=by, team=team, site=site, kind=kind, endpoint=endpoint, since=since, until=until
         )
 
-    @app.get("/v1/cost/records", tags=["cost"])
+    @app.get("/v1/cost/records", response_model=list[CostRecordInfo], tags=["cost"])
     def cost_records(
         p: Caller, team: str | None = None, since: Day = None, until: Day = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[CostRecordInfo]:
         """The cost records, oldest first (at most 10,000)."""
         return costs.records(p, team=team, since=since, until=until)
 

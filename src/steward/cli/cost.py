@@ -104,15 +104,14 @@ def cost_report(
 @handle_errors
 def cost_records(team: Team = None, since: Since = None, until: Until = None) -> None:
     """The cost records themselves, as CSV (at most 10,000, oldest first)."""
+    from steward.cost import RECORD_COLUMNS
+
     rows = client().cost_records(team=team, since=since, until=until)
-    cols = [
-        "at", "team", "site", "kind", "resource", "units", "unit", "unit_price", "amount",
-        "action", "ref", "endpoint", "model", "requested", "used", "hours", "dest",
-    ]  # fmt: skip
     w = csv.writer(sys.stdout)
-    w.writerow(cols)
+    w.writerow(RECORD_COLUMNS)
     for r in rows:
-        w.writerow(["" if r.get(c) is None else r.get(c) for c in cols])
+        values = r.model_dump()
+        w.writerow(["" if values[c] is None else values[c] for c in RECORD_COLUMNS])
 
 
 @cost_app.command("egress")

@@ -3,8 +3,10 @@ cost of leaving a provider (docs/cost.md). Metering itself is :mod:`steward.mete
 
 from steward.cost.service import (
     GROUPS,
+    RECORD_COLUMNS,
     AnomalyInfo,
     CostForecast,
+    CostRecordInfo,
     CostReport,
     CostRow,
     CostService,
@@ -16,8 +18,10 @@ from steward.cost.service import (
 
 __all__ = [
     "GROUPS",
+    "RECORD_COLUMNS",
     "AnomalyInfo",
     "CostForecast",
+    "CostRecordInfo",
     "CostReport",
     "CostRow",
     "CostService",

@@ -23,6 +23,7 @@ reads them:
 from __future__ import annotations
 
 import calendar
+import json
 import logging
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -43,6 +44,7 @@ from steward.policy import Principal, Resource
 from steward.registry import ModelService
 from steward.runtime import Runtime
 from steward.store import (
+    Alert,
     CostRecord,
     Dataset,
     DatasetCopy,
@@ -57,8 +59,10 @@ from steward.store import (
 
 __all__ = [
     "GROUPS",
+    "RECORD_COLUMNS",
     "AnomalyInfo",
     "CostForecast",
+    "CostRecordInfo",
     "CostReport",
     "CostRow",
     "CostService",
@@ -89,6 +93,31 @@ class CostRow(BaseModel):
     key: dict[str, str | None]
     amount: float
     records: int
+
+
+class CostRecordInfo(BaseModel):
+    """One metered record (see :class:`steward.store.CostRecord`)."""
+
+    at: datetime
+    team: str
+    site: str
+    kind: str
+    resource: str
+    units: float
+    unit: str
+    unit_price: float
+    amount: float
+    action: str
+    ref: str
+    endpoint: str | None = None
+    model: str | None = None
+    requested: float | None = None
+    used: float | None = None
+    hours: float | None = None
+    dest: str | None = None
+
+
+RECORD_COLUMNS = list(CostRecordInfo.model_fields)
 
 
 class IdleRow(BaseModel):
@@ -356,7 +385,7 @@ class CostService:
         since: str | date | None = None,
         until: str | date | None = None,
         limit: int = 10_000,
-    ) -> list[dict[str, Any]]:
+    ) -> list[CostRecordInfo]:
         """The records themselves (for CSV), oldest first."""
         self._read(principal)
         self._team_known(team)
@@ -368,27 +397,10 @@ class CostService:
             .limit(limit)
         )
         q = self._filtered(q, team=team)
-        cols = [
-            "at",
-            "team",
-            "site",
-            "kind",
-            "resource",
-            "units",
-            "unit",
-            "unit_price",
-            "amount",
-            "action",
-            "ref",
-            "endpoint",
-            "model",
-            "requested",
-            "used",
-            "hours",
-            "dest",
-        ]
         with self.rt.store.transaction() as s:
-            return [{c: getattr(r, c) for c in cols} for r in s.scalars(q)]
+            return [
+                CostRecordInfo(**{c: getattr(r, c) for c in RECORD_COLUMNS}) for r in s.scalars(q)
+            ]
 
     # -- egress and exit ---------------------------------------------------------------------
     def egress(
@@ -843,11 +855,23 @@ class CostService:
             "crossing_day": crossing.isoformat() if crossing else None,
         }
 
+    def _alerted(self, team: str | None, endpoint: str | None, day: date) -> bool:
+        """Whether a live cost-anomaly alert already names this day (another process's
+        monitor, or this one before a restart, saw it)."""
+        q = select(Alert.evidence).where(
+            Alert.signal == "cost_anomaly", Alert.state.in_(("open", "acknowledged"))
+        )
+        q = q.where(Alert.endpoint == endpoint) if endpoint else q.where(Alert.team == team)
+        with self.rt.store.transaction() as s:
+            return any(json.loads(ev).get("day") == day.isoformat() for ev in s.scalars(q))
+
     def _anomaly_signal(
         self, team: str | None, endpoint: str | None, today: date
     ) -> dict[str, Any] | None:
         """The last complete day (yesterday), if it is an anomaly."""
         yesterday = today - timedelta(days=1)
+        if self._alerted(team, endpoint, yesterday):
+            return None
         found = [a for a in self._anomalies(team, endpoint, 90, today) if a.day == yesterday]
         if not found:
             return None

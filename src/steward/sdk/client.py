@@ -16,6 +16,7 @@ from steward.audit import LedgerFilter
 from steward.cost import (
     AnomalyInfo,
     CostForecast,
+    CostRecordInfo,
     CostReport,
     CostService,
     EgressRow,
@@ -1028,14 +1029,11 @@ class Steward:
 
     def cost_records(
         self, *, team: str | None = None, since: str | None = None, until: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[CostRecordInfo]:
         """The cost records themselves, oldest first (at most 10,000)."""
         if self._remote:
             params = {k: v for k, v in {"team": team, "since": since, "until": until}.items() if v}
-            out: list[dict[str, Any]] = self._remote.call(
-                "GET", "/v1/cost/records", params=params
-            ).json()
-            return out
+            return self._remote.models(CostRecordInfo, "GET", "/v1/cost/records", params=params)
         return CostService(self.runtime).records(
             self._principal, team=team, since=since, until=until
         )

@@ -37,8 +37,9 @@ from steward.datasets import DatasetService
 from steward.datasets.mask import derive_key
 from steward.deploy import DeployService, RevisionInfo
 from steward.door import Action
-from steward.errors import NotFound, StewardError, ValidationFailed
+from steward.errors import NotFound, QuotaExceeded, StewardError, ValidationFailed
 from steward.kernels.routing import routes_to_candidate
+from steward.metering import month_bounds
 from steward.policy import Principal, Resource
 from steward.registry import ModelDetail, ModelService
 from steward.registry.runner import OnnxRunner
@@ -96,6 +97,7 @@ class InferOutput(BaseModel):
 BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0, 5.0)
 WINDOW = 10_000  # latencies kept per endpoint for exact percentiles
 MAX_REQUEST_ID = 128  # the prediction log's request_id column
+BUDGET_SECONDS = 30.0  # how often a team whose budget blocks serving is checked
 
 
 class ShadowComparison(BaseModel):
@@ -209,6 +211,7 @@ class ServingService:
         self._windows: dict[str, deque[float]] = {}
         self._last_revision: dict[str, int] = {}
         self._allowed: dict[tuple[str, str, str | None], float] = {}
+        self._spent: dict[str, tuple[float, float]] = {}  # team -> (checked at, spent)
         self.log = PredictionLog(
             rt.store,
             rt.config.serving,
@@ -521,6 +524,7 @@ class ServingService:
         loaded = self.loaded(endpoint)
         key = (principal.name, endpoint, loaded.team)
         now = time.monotonic()
+        self._budget_gate(loaded.team, now)
         if now - self._allowed.get(key, -math.inf) < self.refresh:
             return loaded
         self.rt.door.check(
@@ -531,6 +535,31 @@ class ServingService:
             self._allowed.clear()
         self._allowed[key] = now
         return loaded
+
+    def _budget_gate(self, team: str | None, now: float) -> None:
+        """A team whose budget says ``serving: block`` gets no predictions once its hard
+        budget is spent (checked every ``BUDGET_SECONDS``). Otherwise a budget never cuts
+        serving off: the monitor alerts instead."""
+        budget = self.rt.config.teams[team].budget if team in self.rt.config.teams else None
+        if budget is None or budget.serving != "block" or not budget.hard:
+            return
+        assert team is not None
+        checked, spent = self._spent.get(team, (-math.inf, 0.0))
+        if now - checked >= BUDGET_SECONDS:
+            start, end = month_bounds(datetime.now(UTC))
+            with self.rt.store.transaction() as s:
+                spent = self.rt.meter.spent(s, team, start, end)
+            self._spent[team] = (now, spent)
+        if spent >= budget.monthly_usd:
+            raise QuotaExceeded(
+                f"team {team} has spent ${spent:,.2f} of its ${budget.monthly_usd:,.2f} budget "
+                f"this month and its budget blocks serving (teams.{team}.budget.serving: "
+                "block); ask an admin to raise the budget or set serving: alert",
+                quota="budget",
+                budget=budget.monthly_usd,
+                spent=round(spent, 6),
+                team=team,
+            )
 
     # -- metadata ------------------------------------------------------------------------------
     def metadata(
