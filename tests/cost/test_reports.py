@@ -20,6 +20,7 @@ from sqlalchemy import delete
 from typer.testing import CliRunner
 
 from steward.api import create_app
+from steward.audit import LedgerFilter
 from steward.config import Home
 from steward.cost import GROUPS, CostService
 from steward.identity import IdentityService
@@ -226,3 +227,31 @@ def test_reading_costs_is_a_read_and_a_viewer_may(rt: Runtime) -> None:
     before = rt.ledger.head()
     CostService(rt).report(Principal("bob"), by=["team"])
     assert rt.ledger.head() == before  # reads leave no entry
+
+
+def test_importing_spend_from_elsewhere_is_all_or_nothing_and_for_admins(rt: Runtime) -> None:
+    from steward.cost import CostRecordInfo
+    from steward.errors import PolicyDenied, ValidationFailed
+
+    def row(**over: Any) -> CostRecordInfo:
+        base = {
+            "at": datetime.combine(TODAY, datetime.min.time(), tzinfo=UTC),
+            "team": "risk", "site": "eu-fra", "kind": "training", "resource": "cpu",
+            "units": 10.0, "unit": "cpu-hour", "unit_price": 0.05, "amount": 0.5,
+            "action": "x", "ref": "bill",
+        }  # fmt: skip
+        return CostRecordInfo(**{**base, **over})
+
+    svc = CostService(rt)
+    with pytest.raises(ValidationFailed, match=r"row 1: amount 9\.0 is not units"):
+        svc.import_records(ADMIN, [row(), row(amount=9.0), row(site="mars")])
+    assert svc.report(ADMIN).total == 0  # none imported
+    with pytest.raises(PolicyDenied):
+        svc.import_records(Principal("alice"), [row()])
+    seq = rt.ledger.head()[0]
+    assert svc.import_records(ADMIN, [row(), row(units=2.0, amount=0.1)]) == 2
+    assert svc.report(ADMIN).total == pytest.approx(0.6)
+    [entry] = list(rt.ledger.entries(LedgerFilter(after_seq=seq)))
+    assert (entry.actor, entry.action) == ("admin", "cost.import")
+    recs = svc.records(ADMIN, team="risk")
+    assert {r.action for r in recs} == {"cost.import"}

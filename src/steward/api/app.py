@@ -108,6 +108,7 @@ MUTATING_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/endpoints/{name}/promote"): "deployment.promote",
     ("POST", "/v1/endpoints/{name}/rollback"): "deployment.rollback",
     ("POST", "/v1/endpoints/{name}/feedback"): "endpoint.feedback",
+    ("POST", "/v1/cost/records"): "cost.import",
     # the validation is the monitoring service identity's (it is in the ledger by it)
     ("POST", "/v1/endpoints/{name}/monitoring/revalidate"): "model.validate",
     ("POST", "/v1/alerts/{alert_id}/acknowledge"): "alert.acknowledge",
@@ -262,6 +263,14 @@ class V2Health(BaseModel):
 
 class V2Ready(BaseModel):
     ready: bool
+
+
+class CostImportRequest(BaseModel):
+    records: list[CostRecordInfo] = Field(min_length=1, max_length=100_000)
+
+
+class ImportResult(BaseModel):
+    imported: int
 
 
 class TrainRequest(BaseModel):
@@ -1085,6 +1094,11 @@ def create_app(rt: Runtime) -> FastAPI:
     ) -> list[CostRecordInfo]:
         """The cost records, oldest first (at most 10,000)."""
         return costs.records(p, team=team, since=since, until=until)
+
+    @app.post("/v1/cost/records", response_model=ImportResult, status_code=201, tags=["cost"])
+    def cost_import(p: Caller, body: CostImportRequest) -> ImportResult:
+        """Bring in spend metered elsewhere (admins): all records or none."""
+        return ImportResult(imported=costs.import_records(p, body.records))
 
     @app.get("/v1/cost/egress", response_model=list[EgressRow], tags=["cost"])
     def cost_egress(

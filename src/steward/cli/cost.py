@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -112,6 +113,38 @@ def cost_records(team: Team = None, since: Since = None, until: Until = None) ->
     for r in rows:
         values = r.model_dump()
         w.writerow(["" if values[c] is None else values[c] for c in RECORD_COLUMNS])
+
+
+@cost_app.command("import")
+@handle_errors
+def cost_import(
+    path: Annotated[
+        Path, typer.Argument(help="A CSV with the columns `steward cost records` writes.")
+    ],
+    as_json: JsonOpt = False,
+) -> None:
+    """Bring in spend metered elsewhere (admins): a previous platform's, a bill export."""
+    from steward.cost import RECORD_COLUMNS
+
+    if not path.is_file():
+        raise ValidationFailed(f"{path}: no such file", path=str(path))
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in ("at", "team", "site", "kind", "resource", "units", "unit",
+                               "unit_price", "amount", "action", "ref")
+                   if c not in (reader.fieldnames or [])]  # fmt: skip
+        if missing:
+            raise ValidationFailed(
+                f"{path}: missing column(s) {', '.join(missing)}; expected the columns of "
+                f"`steward cost records`: {', '.join(RECORD_COLUMNS)}",
+                missing=missing,
+            )
+        rows = [{k: (None if v == "" and k != "team" else v) for k, v in r.items()} for r in reader]
+    n = client().cost_import(rows)
+    if as_json:
+        return print_json({"imported": n})
+    console.print(f"imported {n:,} cost record(s) from {path}")
+    return None
 
 
 @cost_app.command("egress")

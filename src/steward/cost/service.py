@@ -25,6 +25,7 @@ from __future__ import annotations
 import calendar
 import json
 import logging
+import math
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -34,6 +35,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from steward.audit import canonical_json, sha256_hex
 from steward.config import Prices
 from steward.door import Action
 from steward.errors import NotFound, ValidationFailed
@@ -401,6 +403,56 @@ class CostService:
             return [
                 CostRecordInfo(**{c: getattr(r, c) for c in RECORD_COLUMNS}) for r in s.scalars(q)
             ]
+
+    def import_records(self, principal: Principal, rows: list[CostRecordInfo]) -> int:
+        """Bring in spend metered elsewhere (a previous platform, a cloud bill export) so
+        that reports, forecasts and anomalies see the history: one governed action
+        (``cost.import``, admins), all rows or none. Each row's amount must equal
+        ``units × unit_price``; teams and sites must be declared."""
+        if not rows:
+            raise ValidationFailed("records: expected at least one", parameter="records")
+        problems = []
+        for i, r in enumerate(rows):
+            if r.team and r.team not in self.rt.config.teams:
+                problems.append(f"row {i}: unknown team {r.team!r}")
+            if r.site not in self.rt.config.sites:
+                problems.append(f"row {i}: unknown site {r.site!r}")
+            if r.units < 0 or r.unit_price < 0:
+                problems.append(f"row {i}: units and unit_price must be >= 0")
+            if not math.isclose(r.amount, r.units * r.unit_price, rel_tol=1e-6, abs_tol=1e-9):
+                problems.append(
+                    f"row {i}: amount {r.amount} is not units × unit_price "
+                    f"({r.units} × {r.unit_price} = {r.units * r.unit_price})"
+                )
+        if problems:
+            raise ValidationFailed(
+                f"{len(problems)} problem(s) in the records, none imported: "
+                + "; ".join(problems[:10]),
+                problems=problems[:100],
+            )
+        total = sum(r.amount for r in rows)
+        action = Action(
+            "cost.import",
+            Resource("System", "costs"),
+            payload={
+                "records": len(rows),
+                "total": round(total, 6),
+                "digest": sha256_hex(canonical_json([r.model_dump(mode="json") for r in rows])),
+            },
+        )
+
+        def do(s: Session) -> int:
+            for r in rows:
+                at = r.at if r.at.tzinfo else r.at.replace(tzinfo=UTC)
+                s.add(
+                    CostRecord(
+                        **{**r.model_dump(), "at": at, "action": "cost.import"},
+                        day=at.astimezone(UTC).strftime("%Y-%m-%d"),
+                    )
+                )
+            return len(rows)
+
+        return self.rt.door.run(principal, action, do)
 
     # -- egress and exit ---------------------------------------------------------------------
     def egress(

@@ -1038,6 +1038,15 @@ class Steward:
             self._principal, team=team, since=since, until=until
         )
 
+    def cost_import(self, records: list[CostRecordInfo] | list[dict[str, Any]]) -> int:
+        """Bring in spend metered elsewhere (admins; ``cost.import``): all or none."""
+        rows = [r if isinstance(r, CostRecordInfo) else CostRecordInfo(**r) for r in records]
+        if self._remote:
+            body = [r.model_dump(mode="json") for r in rows]
+            resp = self._remote.call("POST", "/v1/cost/records", json={"records": body})
+            return int(resp.json()["imported"])
+        return CostService(self.runtime).import_records(self._principal, rows)
+
     def cost_egress(
         self, *, team: str | None = None, since: str | None = None, until: str | None = None
     ) -> list[EgressRow]:
