@@ -220,4 +220,11 @@ def test_demo_runs_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert "credit now answers from hmda-deny@2" in monitored
     assert "automatic: alert 1, rule credit-drift-rollback" in monitored
     assert "deployment.rollback" in monitored and "alert.open" in monitored
+    # cost: spend per team and kind, a refused job, an imported history, its anomaly, a forecast
+    spend = result.stdout.split("29. what this demo spent")[1].split("33. ")[0]
+    assert "training" in spend and "validation" in spend and "inference" in spend
+    assert "[quota_exceeded] team vision would exceed its budget of $50.00" in spend
+    assert "180 records imported" in spend
+    assert "(cost_anomaly, open): team risk: spend on" in spend
+    assert "forecast for the month" in spend and "budget of $500.00" in spend
     assert os.environ.get("STEWARD_DATABASE_URL") == "postgresql://must-not-be-used/x"

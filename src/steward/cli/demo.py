@@ -112,11 +112,13 @@ def _run(home: Path) -> None:
         trained = _training(home, alice, bob)
         _serving(admin, alice, bob, trained)
 
-        _step(29, "admin issues an API token for alice (shown once, stored hashed)")
+        _cost(home, admin)
+
+        _step(33, "admin issues an API token for alice (shown once, stored hashed)")
         tok = admin.create_token(user="alice", name="demo", expires_in_days=7)
         console.print(f"   token {tok.id} for {tok.user}, expires {tok.expires_at:%Y-%m-%d}")
 
-        _step(30, "admin signs a checkpoint, and the ledger verifies")
+        _step(34, "admin signs a checkpoint, and the ledger verifies")
         cp = admin.checkpoint_audit()
         console.print(f"   checkpoint at entry {cp.seq}, signed by key {cp.key_id}")
         print_table(
@@ -234,7 +236,16 @@ def _demo_suite(home: Path) -> None:
             {"name": "prediction-drift", "signal": "prediction_drift"},
             {"name": "latency-budget", "signal": "latency"},
             {"name": "performance", "signal": "performance"},
+            {"name": "budget", "signal": "budget"},
+            {"name": "cost-anomaly", "signal": "cost_anomaly"},
         ]
+    }
+    # a second team with GPUs and a small hard budget: carol's fine-tuning job bites on it
+    cfg["users"]["carol"] = {"roles": ["scientist"]}
+    cfg["teams"]["vision"] = {
+        "members": ["carol"],
+        "quotas": {"gpu_hours_per_month": 200},
+        "budget": {"monthly_usd": 50, "soft_share": 0.8, "hard": True},
     }
     path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
 
@@ -644,6 +655,101 @@ def _monitoring(
     )
     alert = rolled[0]
     console.print(f"   alert {alert.id} ({alert.state}, {alert.severity}): {escape(alert.message)}")
+
+
+def _cost(home: Path, admin: Steward) -> None:
+    """Spend per team and kind, a training job refused by a hard budget, a month's
+    forecast, and an injected anomaly found by the monitor."""
+    import datetime as dt
+
+    from steward.cost import CostService
+
+    _step(29, "what this demo spent, metered at the sites' list prices, per team and kind")
+    report = admin.cost_report(by=["team", "kind"])
+    print_rows(
+        [[r.key["team"] or "(none)", r.key["kind"] or "", _usd(r.amount), str(r.records)]
+         for r in report.rows]
+        + [["total", "", _usd(report.total), str(report.records)]],
+        ["team", "kind", "amount", "records"],
+        title=f"spend since {report.since}",
+    )  # fmt: skip
+
+    _step(30, "carol (team vision) plans 4 GPUs for 12 hours: the dry run, then the budget")
+    claims = home / "claims.csv"
+    claims.write_bytes(_loans_csv(rows=400, seed=3))
+    with Steward(home, user="carol") as carol:
+        carol.register_dataset(claims, name="claims", site="eu-fra", team="vision")
+        spec = {
+            "data": ["claims@1"],
+            "target": "default",
+            "objective": "binary",
+            "family": "hgb",
+            "name": "claims-default",
+            "team": "vision",
+            "exclude": ["applicant_id"],
+            "resources": {"gpus": 4, "max_hours": 12},
+        }
+        est = carol.estimate_training(spec)
+        b = est.budget
+        console.print(
+            f"   dry run: {_usd(est.cost_usd)} at {est.site} (4 GPUs × 12 h reserved at "
+            f"${admin.site(est.site).prices['gpu_hour']:g}/GPU-hour); team vision's budget "
+            + (
+                f"{_usd(b.monthly_usd)}: {'within' if b.within else 'would be crossed'}"
+                if b
+                else "none"
+            )
+        )
+        try:
+            carol.train(spec, wait=False)
+            raise SystemExit("demo failed: a job over the team's hard budget was queued")
+        except QuotaExceeded as exc:
+            console.print(f"   [red]REFUSED[/red] {escape(f'[{exc.code}]')} {escape(exc.message)}")
+
+    _step(
+        31,
+        "admin imports team risk's spend of the last 60 days from its previous platform "
+        "(demo data: weekday batch jobs, and a runaway job yesterday)",
+    )
+    today = dt.datetime.now(dt.UTC).date()
+    rng = random.Random(31)
+    rows = []
+    for back in range(60, 0, -1):
+        day = today - dt.timedelta(days=back)
+        daily = (12.0 if day.weekday() < 5 else 4.0) * rng.uniform(0.95, 1.05)
+        if back == 1:
+            daily *= 4  # the runaway job
+        at = dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC)
+        for kind, share in (("training", 0.4), ("inference", 0.45), ("storage", 0.15)):
+            amount = round(daily * share, 6)
+            rows.append(
+                {"at": at.isoformat(), "team": "risk", "site": "eu-fra", "kind": kind,
+                 "resource": "storage" if kind == "storage" else "cpu",
+                 "units": amount, "unit": "usd", "unit_price": 1.0, "amount": amount,
+                 "action": "import", "ref": "previous-platform"}
+            )  # fmt: skip
+    n = admin.cost_import(rows)
+    console.print(f"   {n} records imported (cost.import, in the ledger)")
+
+    _step(32, "the monitor's cost round: yesterday's spike is an anomaly; the month's forecast")
+    for a in CostService(admin.runtime).watch():
+        console.print(f"   [bold]alert {a.id}[/bold] ({a.signal}, {a.state}): {escape(a.message)}")
+    found = admin.cost_anomalies(team="risk")
+    if not any(a.day == today - dt.timedelta(days=1) for a in found):
+        raise SystemExit("demo failed: the injected cost anomaly was not found")
+    f = admin.cost_forecast(team="risk")
+    p = f.projected_total
+    crossing = f.crossing.get("mean")
+    console.print(
+        f"   team risk, {f.month}: {_usd(f.spent)} so far; forecast for the month "
+        f"{_usd(p['mean'])} ({_usd(p['lower'])}–{_usd(p['upper'])}) by {f.method} against a "
+        f"budget of {_usd(f.budget or 0)}: "
+        + (f"crossed on {crossing}" if crossing else "within budget at this rate")
+    )
+
+
+def _usd(x: float) -> str:
+    return f"${x:,.2f}" if abs(x) >= 0.01 or x == 0 else f"${x:.6f}"
 
 
 def _rev(info: Any) -> Any:
