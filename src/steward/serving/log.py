@@ -209,8 +209,10 @@ class PredictionLog:
             except Exception as exc:  # the database is away: keep the rows, say so once
                 self._failures.inc()
                 _log.warning(
-                    "prediction log: flush of %d row(s) failed, kept for the next one: %s",
+                    "prediction log: writing %d row(s) and %d request count(s) failed, kept "
+                    "for the next flush: %s",
                     sum(e.rows for e in batch),
+                    len(counts),
                     type(exc).__name__,
                 )
                 with self._lock:
