@@ -46,8 +46,19 @@ $(MLSERVER_VENV)/.installed: | $(STAMP)  # order-only: needs .venv for the ORT v
 		onnxruntime==$$($(BIN)/python -c 'from importlib.metadata import version; print(version("onnxruntime"))')
 	touch $@
 
-bench: $(VENV)/.bench-installed $(MLSERVER_VENV)/.installed
+# The drift benchmark's peer, Evidently, in a venv of its own (it brings plotly, nltk,
+# statsmodels and litestar, none of which Steward needs). Evidently 0.7.23 imports pandas
+# internals that pandas 3 removed, so pandas stays on 2.x there.
+EVIDENTLY_VENV := .venv-evidently
+
+$(EVIDENTLY_VENV)/.installed:
+	$(PYTHON) -m venv $(EVIDENTLY_VENV)
+	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(EVIDENTLY_VENV)/bin/python -m pip install --quiet evidently==0.7.23 pandas==2.3.3
+	touch $@
+
+bench: $(VENV)/.bench-installed $(MLSERVER_VENV)/.installed $(EVIDENTLY_VENV)/.installed
 	$(BIN)/python bench/run.py --output docs/benchmarks.md
 
 clean:
-	rm -rf $(VENV) $(MLSERVER_VENV) .steward-demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MLSERVER_VENV) $(EVIDENTLY_VENV) .steward-demo .pytest_cache .mypy_cache .ruff_cache

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from classify import ClassifyResult, RegisterResult
+from drift_bench import DriftResult
 from gates_bench import GatesResult
 from mdtable import met as _met
 from mdtable import table as _table
 from report_datasets import datasets_aims, datasets_sections
+from report_drift import drift_aims
 from report_gates import gates_aims, gates_sections
 from report_training import training_aims, training_sections
 from stats import Sample, VerifyResult
@@ -43,6 +45,7 @@ def _summary(
     registered: RegisterResult | None,
     trained: TrainingResult | None,
     gated: GatesResult | None,
+    drifted: DriftResult | None = None,
 ) -> list[str]:
     rows = []
     verify = {b: r["verify"] for b, r in results.items()}
@@ -69,6 +72,7 @@ def _summary(
     rows += datasets_aims(classified, registered)
     rows += training_aims(trained)
     rows += gates_aims(gated)
+    rows += drift_aims(drifted)
     return _table(["aim (from the issue)", "backend", "measured", "verdict"], rows)
 
 
@@ -80,6 +84,7 @@ def render(
     registered: RegisterResult | None = None,
     trained: TrainingResult | None = None,
     gated: GatesResult | None = None,
+    drifted: DriftResult | None = None,
 ) -> str:
     sz = meta["sizes"]
     backends = list(results)
@@ -99,7 +104,7 @@ def render(
     for b, why in skipped.items():
         lines.append(f"- **{NAMES[b]} was NOT measured: {why}**")
     lines += ["", "## Aims", ""]
-    lines += _summary(results, classified, registered, trained, gated)
+    lines += _summary(results, classified, registered, trained, gated, drifted)
 
     lines += ["", "## Machine", ""]
     facts = dict(meta["machine"])

@@ -1,5 +1,5 @@
 """Steward benchmarks: ledger, policy, the door, classification, registering, training, gates,
-serving.
+serving, streaming, drift.
 
 Run with ``make bench`` (``.venv/bin/python bench/run.py --output docs/benchmarks.md``).
 The ledger, policy and door measurements run on a fresh home on SQLite and on a
@@ -27,9 +27,11 @@ from sqlalchemy import event
 
 from backends import DEFAULT_PG_ADMIN_URL, pg_problem, pg_settings, runtime_on
 from classify import ClassifyResult, RegisterResult, bench_classification, bench_register
+from drift_bench import DriftResult, bench_drift
 from gates_bench import GatesResult, bench_gates
 from machine import load_average, machine_facts
 from report import render
+from report_drift import drift_sections
 from report_serving import serving_sections
 from report_stream import stream_sections
 from serving_bench import ServingResult, bench_serving
@@ -81,6 +83,8 @@ class Sizes:
     gates_fairlearn_function_runs: int = 1
     serving_seconds: float = 5.0  # per phase and server
     serving_warmup: float = 2.0
+    drift_rows: int = 1_000_000  # reference and current window, each
+    drift_small_rows: int = 100_000  # the same at a tenth, for memory against rows
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -113,6 +117,8 @@ class Sizes:
             gates_fairlearn_function_runs=1,
             serving_seconds=1.0,
             serving_warmup=0.5,
+            drift_rows=100_000,
+            drift_small_rows=10_000,
         )
 
 
@@ -351,9 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a small smoke run (not for docs)")
     parser.add_argument(
         "--only",
-        choices=["core", "datasets", "training", "gates", "serving", "stream"],
+        choices=["core", "datasets", "training", "gates", "serving", "stream", "drift"],
         help="run one group only: core (ledger, policy, door), datasets, training, gates, "
-        "serving or stream",
+        "serving, stream or drift",
     )
     args = parser.parse_args(argv)
     sz = Sizes.quick() if args.quick else Sizes()
@@ -428,13 +434,19 @@ def main(argv: list[str] | None = None) -> int:
             else bench_stream(log=log)
         )
 
+    drifted: DriftResult | None = None
+    if args.only in (None, "drift"):
+        drifted = bench_drift(sz.drift_rows, sz.drift_small_rows, log=log)
+
     meta["load_after"] = load_average()
     meta["duration"] = time.perf_counter() - t0
-    text = render(meta, results, skipped, classified, registered, trained, gated)
+    text = render(meta, results, skipped, classified, registered, trained, gated, drifted)
     if served is not None:
         text += "\n".join(serving_sections(served, 12)) + "\n"
     if streamed is not None:
         text += "\n".join(stream_sections(streamed, 13)) + "\n"
+    if drifted is not None:
+        text += "\n".join(drift_sections(drifted, 14)) + "\n"
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text, encoding="utf-8")
