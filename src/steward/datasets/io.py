@@ -307,7 +307,7 @@ def _typed_csv_batches(
 # -- Parquet and JSON Lines ----------------------------------------------------------------
 def _open_parquet(path: Path, size: int) -> TableSource:
     try:
-        pf = pq.ParquetFile(path)
+        pf = pq.ParquetFile(path, pre_buffer=False)  # stream: keep only the batch being read
     except (pa.ArrowInvalid, OSError) as exc:
         raise ValidationFailed(
             f"{path.name}: not a readable Parquet file ({size} bytes; the footer at its end "

