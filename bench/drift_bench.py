@@ -599,10 +599,10 @@ def _steward_runs(
 ) -> None:
     """At each size: the reference profile once, then ``runs`` drift steps against it."""
     me = [sys.executable, str(Path(__file__).resolve())]
-    # Diagnostic, not Steward's configuration: NumericProfile's sum of squares is a numpy
-    # dot product, which OpenBLAS spreads over every core; on a shared machine its
-    # threads wait on each other. At the main size each drift run is followed by the same
-    # step with OpenBLAS on one thread, interleaved so that the machine's load hits both.
+    # Diagnostic, not Steward's configuration: NumericProfile's sum of squares was a BLAS
+    # dot product, which OpenBLAS spread over every core (now an einsum without threads).
+    # At the main size each drift run is followed by the same step with OpenBLAS on one
+    # thread, interleaved so that the machine's load hits both: they should now agree.
     one_blas = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
     for n in sorted(result.sizes):
         ref, cur = str(paths[n, "reference"]), str(paths[n, "current"])

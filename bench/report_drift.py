@@ -357,11 +357,12 @@ def drift_sections(r: DriftResult | None, number: int) -> list[str]:
         lines += [
             "",
             f"The diagnostic row is the same drift step with `OPENBLAS_NUM_THREADS=1` "
-            f"({_s(blas1)} s against {_s(st.seconds)} s, median of each): "
-            "`NumericProfile.update` sums the squared deviations of each column with a numpy "
-            "dot product (`dev @ dev`), which OpenBLAS spreads over every core; with the other "
-            "core busy, its threads wait on each other. Steward sets no thread limit, so the "
-            "headline rows are the default.",
+            f"({_s(blas1)} s against {_s(st.seconds)} s, median of each). It was added when "
+            "`NumericProfile.update` summed squared deviations with a BLAS dot product, which "
+            "OpenBLAS spread over every core (waiting on the busy one); the sum is now an "
+            "`einsum` that uses no BLAS threads, and the two rows should agree within the "
+            "machine's noise. Steward sets no thread limit, so the headline rows are the "
+            "default.",
         ]
 
     ratio = _ratio(r)
