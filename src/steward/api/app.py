@@ -81,6 +81,7 @@ from steward.serving import (
     ServingService,
 )
 from steward.training import JobInfo, JobLogLine, TrainEstimate, TrainingService
+from steward.ui import create_router
 
 __all__ = ["MUTATING_ROUTES", "READ_ONLY_ROUTES", "create_app"]
 
@@ -1233,6 +1234,10 @@ def create_app(rt: Runtime) -> FastAPI:
         key = request.headers.get("x-steward-key")
         values = sum(len(i.data) for i in body.inputs)
         return await _scored(values, _infer_bytes, p, name, body, version, key)  # type: ignore[no-any-return]
+
+    # the dashboard: HTML pages and buttons over the same services (and so the same policy
+    # and ledger) as the routes above; not part of the API's OpenAPI document
+    app.include_router(create_router(rt, identity, serving), include_in_schema=False)
 
     # inference routes first: they are matched on every prediction
     app.router.routes.sort(key=lambda r: not getattr(r, "path", "").startswith("/v2/models/"))
