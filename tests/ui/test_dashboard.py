@@ -1,0 +1,257 @@
+"""The dashboard end to end in a real browser: Playwright drives the machine's Chromium
+against a real server (uvicorn on a port) over a home with trained, validated, approved
+and deployed models. Screenshots of each page go to the test's temporary directory.
+
+The home is on SQLite only: the pages call the same services whose store behaviour is
+tested on both databases elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+import yaml
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "gates"))
+sys.path.insert(0, str(Path(__file__).parents[1] / "serving"))
+from gatesdata import SUITE, register_split, train_model, with_suite
+from test_v2 import approved
+
+from steward.api import create_app
+from steward.audit import LedgerFilter
+from steward.config import init_home
+from steward.deploy import DeployService
+from steward.gates import GateService
+from steward.identity import IdentityService
+from steward.policy import Principal
+from steward.runtime import Runtime
+
+CHROMIUM = "/usr/bin/chromium"
+ADMIN, BOB = Principal("admin"), Principal("bob")
+# the suite with fairness (lax example limits) and no champion hurdle, so each model passes
+FAIR = SUITE | {"champion": {"margin": 1.0}}
+
+if not Path(CHROMIUM).exists():
+    msg = f"Chromium not found at {CHROMIUM}: install it with 'apt-get install -y chromium'"
+    if os.environ.get("STEWARD_REQUIRE_SERVICES") == "1":
+        raise RuntimeError(f"STEWARD_REQUIRE_SERVICES=1 but {msg}")
+    pytest.skip(msg, allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+
+class Site:
+    def __init__(self, url: str, rt: Runtime, tokens: dict[str, str], refs: dict[str, str]):
+        self.url, self.rt, self.tokens, self.refs = url, rt, tokens, refs
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    saved = os.environ.pop("STEWARD_DATABASE_URL", None)
+    home = with_suite(init_home(tmp_path_factory.mktemp("ui") / "home"), FAIR)
+    cfg = yaml.safe_load(home.config_path.read_text())
+    cfg.setdefault("serving", {})["latency_budgets_ms"] = {"credit": 25.0}
+    home.config_path.write_text(yaml.safe_dump(cfg))
+    rt = Runtime.open(home)
+    train, hold = register_split(rt)
+    live = approved(rt, train, hold, exclude=["afam"])
+    canary = approved(rt, train, hold, seed=3, exclude=["afam"])
+    waiting = train_model(rt, train, seed=5)
+    assert GateService(rt).validate(BOB, waiting, hold).passed
+    deploy = DeployService(rt)
+    deploy.deploy(ADMIN, live, endpoint="credit", site="eu-fra")
+    deploy.deploy(ADMIN, canary, endpoint="credit", strategy="canary", percent=20)
+    identity = IdentityService(rt)
+    tokens = {u: identity.create_token(ADMIN, user=u).token for u in ("admin", "alice", "bob")}
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(rt), host="127.0.0.1", port=port, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "the server did not start in 20 s"
+        time.sleep(0.05)
+    refs = {"live": live, "canary": canary, "waiting": waiting, "train": train, "hold": hold}
+    yield Site(f"http://127.0.0.1:{port}", rt, tokens, refs)
+    server.should_exit = True
+    thread.join(timeout=10)
+    rt.close()
+    if saved is not None:
+        os.environ["STEWARD_DATABASE_URL"] = saved
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"], headless=True
+        )
+        yield b
+        b.close()
+
+
+def sign_in(browser: Browser, site: Site, user: str, **ctx: Any) -> Page:
+    page = browser.new_context(**ctx).new_page()
+    page.goto(f"{site.url}/ui/login")
+    page.fill("#token", site.tokens[user])
+    page.click("button[type=submit]")
+    expect(page.locator("#whoami")).to_have_text(user)
+    return page
+
+
+def visit(page: Page, url: str, shot: Path) -> float:
+    """Open ``url``, save a screenshot, return the load time in seconds (logged)."""
+    started = time.perf_counter()
+    page.goto(url, wait_until="load")
+    took = time.perf_counter() - started
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"page {url}: {took * 1000:.0f} ms")
+    return took
+
+
+def test_without_a_session_every_page_sends_you_to_sign_in(browser: Browser, site: Site) -> None:
+    page = browser.new_context().new_page()
+    page.goto(f"{site.url}/ui/models")
+    assert page.url.startswith(f"{site.url}/ui/login")
+    expect(page.get_by_role("heading", name="Sign in to Steward")).to_be_visible()
+    page.fill("#token", "stw_nope_nope")
+    page.click("button[type=submit]")
+    expect(page.get_by_role("alert")).to_be_visible()
+    assert "/ui/login" in page.url
+
+
+def test_the_cookie_is_sealed_and_a_tampered_one_is_rejected(browser: Browser, site: Site) -> None:
+    page = sign_in(browser, site, "bob")
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == "steward_session"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert 7 * 3600 < cookie["expires"] - time.time() <= 8 * 3600
+    assert site.tokens["bob"] not in cookie["value"]
+    value = cookie["value"]
+    i = len(value) // 2
+    tampered = value[:i] + ("A" if value[i] != "A" else "B") + value[i + 1 :]
+    page.context.add_cookies([{**cookie, "value": tampered}])  # type: ignore[list-item]
+    page.goto(f"{site.url}/ui")
+    assert page.url.startswith(f"{site.url}/ui/login")
+    expect(page.get_by_role("heading", name="Sign in to Steward")).to_be_visible()
+
+
+@pytest.mark.parametrize("width,height", [(1366, 900), (820, 1180)], ids=["laptop", "tablet"])
+def test_every_page_shows_its_content(
+    browser: Browser, site: Site, tmp_path: Path, width: int, height: int
+) -> None:
+    page = sign_in(browser, site, "bob", viewport={"width": width, "height": height})
+    r = site.refs
+    pages = [
+        ("/ui", ["Open alerts", "Audit ledger", "verified", r["waiting"], "credit"]),
+        ("/ui/datasets", [r["train"], r["hold"], "locked holdout"]),
+        (f"/ui/datasets/{r['train']}", ["Residency", "eu-fra", "EU", "special category"]),
+        ("/ui/models", ["Validated — awaiting approval", r["waiting"], r["live"]]),
+        (f"/ui/models/{r['live']}", ["passed", "Fairness by group", "single", "Model card"]),
+        ("/ui/endpoints", ["credit", "eu-fra"]),
+        ("/ui/endpoints/credit", ["Revisions and traffic", r["canary"], "20%", "budget of 25"]),
+        ("/ui/cost", ["Forecast", "This month by team", "risk", "Egress between sites"]),
+        ("/ui/audit", ["chain verified", "model.approve", "deployment.create"]),
+    ]
+    times = []
+    for i, (path, texts) in enumerate(pages):
+        times.append(visit(page, site.url + path, tmp_path / f"{i:02d}-{width}.png"))
+        body = page.locator("main")
+        for text in texts:
+            expect(body).to_contain_text(text)
+        assert not page.get_by_text("Something went wrong").is_visible()
+    # the charts are drawn by plotly.js (served from the installed package)
+    page.goto(f"{site.url}/ui/models/{r['live']}")
+    expect(page.locator("#fairness-1 .main-svg").first).to_be_visible()
+    page.goto(f"{site.url}/ui/cost?team=risk")
+    expect(page.locator("#spend-chart .main-svg").first).to_be_visible()
+    print(f"slowest page: {max(times) * 1000:.0f} ms (aim: under 1000 ms)")
+
+
+def test_unknown_and_malformed_ids_get_the_404_page(browser: Browser, site: Site) -> None:
+    page = sign_in(browser, site, "bob")
+    for path in (
+        "/ui/models/nope@9",
+        "/ui/models/%00%ff",
+        "/ui/models/hmda-deny@notanumber",
+        "/ui/datasets/x@y",
+        "/ui/datasets/" + "a" * 500,
+        "/ui/endpoints/nope",
+        "/ui/cost?team=nope",
+        "/ui/nothing/here",
+    ):
+        resp = page.goto(site.url + path)
+        assert resp is not None and resp.status == 404, path
+        expect(page.get_by_role("heading", level=1)).to_contain_text("404")
+
+
+def test_buttons_go_through_the_policy_and_into_the_ledger(
+    browser: Browser, site: Site, tmp_path: Path
+) -> None:
+    ref = site.refs["waiting"]
+    seq = site.rt.ledger.head()[0]
+
+    # alice trained it: her approval is refused by four-eyes, with the reason on the page
+    alice = sign_in(browser, site, "alice")
+    alice.goto(f"{site.url}/ui/models/{ref}")
+    alice.click("#approve")
+    alert = alice.get_by_role("alert")
+    expect(alert).to_contain_text("Denied by policy")
+    expect(alert).to_contain_text("four-eyes")
+    expect(alice.locator("#stage")).to_have_text("stage: validated")
+    alice.screenshot(path=str(tmp_path / "alice-denied.png"), full_page=True)
+
+    # bob approves: the stage changes
+    bob = sign_in(browser, site, "bob")
+    bob.goto(f"{site.url}/ui/models/{ref}")
+    bob.fill("input[name=note]", "reviewed in the dashboard")
+    bob.click("#approve")
+    expect(bob.get_by_role("status")).to_contain_text("Approval recorded")
+    expect(bob.locator("#stage")).to_have_text("stage: approved")
+    expect(bob.locator("#decision")).to_contain_text("reviewed in the dashboard")
+    bob.screenshot(path=str(tmp_path / "bob-approved.png"), full_page=True)
+
+    # admin rolls the endpoint back from the canary to the live model alone
+    admin = sign_in(browser, site, "admin")
+    admin.goto(f"{site.url}/ui/endpoints/credit")
+    expect(admin.locator("#serving")).to_contain_text(site.refs["canary"])
+    admin.on("dialog", lambda d: d.accept())
+    admin.click("#rollback")
+    expect(admin.get_by_role("status")).to_contain_text("rolled back")
+    expect(admin.locator("#serving")).to_contain_text("100% of traffic")
+    expect(admin.locator("#serving")).not_to_contain_text(site.refs["canary"])
+
+    # a form without this session's form token changes nothing
+    before = site.rt.ledger.head()[0]
+    resp = admin.request.post(
+        f"{site.url}/ui/endpoints/credit/rollback", form={"csrf": "forged"}, max_redirects=0
+    )
+    assert resp.status == 403
+    assert site.rt.ledger.head()[0] == before
+
+    # the ledger has each action, by whom, with the decision; the Audit page shows them
+    entries = site.rt.ledger.entries(LedgerFilter(after_seq=seq))
+    got = [(e.actor, e.action, e.decision) for e in entries]
+    assert ("alice", "model.approve", "deny") in got
+    assert ("bob", "model.approve", "allow") in got
+    assert ("admin", "deployment.rollback", "allow") in got
+    admin.goto(f"{site.url}/ui/audit?action=model.approve")
+    rows = admin.locator("#entries")
+    expect(rows).to_contain_text("four-eyes")
+    expect(rows.locator("tr", has_text="alice")).to_contain_text("deny")
+    expect(rows.locator("tr", has_text="bob").first).to_contain_text("allow")
+    admin.goto(f"{site.url}/ui/audit?actor=admin&action=deployment.*")
+    expect(admin.locator("#entries")).to_contain_text("deployment.rollback")
+    admin.screenshot(path=str(tmp_path / "audit.png"), full_page=True)
