@@ -23,6 +23,7 @@ from starlette.routing import Route
 from steward.api import create_app
 from steward.audit import sha256_hex
 from steward.identity import CreatedToken, IdentityService
+from steward.policy import Principal
 from steward.runtime import Runtime
 from steward.store import ApiToken, Base, governed_writes
 
@@ -68,7 +69,7 @@ def test_route_walk_sees_every_route(rt: Runtime) -> None:
     """Every entry of ``app.routes`` is either an API route or a known documentation route."""
     app = create_app(rt)
     for route in app.routes:
-        if isinstance(route, APIRoute):
+        if isinstance(route, APIRoute) or dashboard_routes(route):
             continue
         assert isinstance(route, Route) and route.path in DOCUMENTATION_ROUTES, (
             f"{type(route).__name__} {getattr(route, 'path', route)!r} is neither an API route "
@@ -77,6 +78,46 @@ def test_route_walk_sees_every_route(rt: Runtime) -> None:
     walked = {(m, p) for m, p, _ in api_calls(app)}
     assert walked >= PUBLIC_API_ROUTES
     assert len(walked) > len(PUBLIC_API_ROUTES)
+
+
+#: The dashboard's routes served without a session: the sign-in page and form, sign-out
+#: (it only clears the cookie) and its static files (CSS, JavaScript, plotly.js).
+PUBLIC_UI_ROUTES = {
+    ("GET", "/ui/login"),
+    ("POST", "/ui/login"),
+    ("POST", "/ui/logout"),
+    ("GET", "/ui/static/plotly.min.js"),
+    ("GET", "/ui/static/{name}"),
+}
+
+
+def dashboard_routes(route: object) -> list[APIRoute]:
+    """The routes of the included dashboard router (FastAPI keeps them in the router), or
+    [] if ``route`` is not it. They authenticate with the session cookie, not a bearer
+    token: see test_every_dashboard_route_needs_a_session."""
+    inner = getattr(getattr(route, "original_router", None), "routes", None)
+    if not inner or not all(isinstance(r, APIRoute) and r.path.startswith("/ui") for r in inner):
+        return []
+    return list(inner)
+
+
+def test_every_dashboard_route_needs_a_session(client: TestClient) -> None:
+    app = client.app
+    assert isinstance(app, FastAPI)
+    routes = [r for route in app.routes for r in dashboard_routes(route)]
+    assert routes
+    rt = app.state.rt
+    token = IdentityService(rt).create_token(Principal("admin"), user="bob").token
+    for route in routes:
+        url = re.sub(r"\{[^}]+\}", "x", route.path)
+        for method in sorted(route.methods or ()):
+            if (method, route.path) in PUBLIC_UI_ROUTES:
+                continue
+            # a bearer token is not a session: the dashboard sends you to sign in
+            for headers in ({}, {"authorization": f"Bearer {token}"}):
+                resp = client.request(method, url, headers=headers, follow_redirects=False)
+                assert resp.status_code == 303, (method, route.path, resp.status_code)
+                assert resp.headers["location"].startswith("/ui/login"), (method, route.path)
 
 
 def test_every_route_but_healthz_needs_a_token(client: TestClient) -> None:
