@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from classify import ClassifyResult, RegisterResult
+from cost_bench import CostBenchResult
 from drift_bench import DriftResult
 from gates_bench import GatesResult
 from mdtable import met as _met
 from mdtable import table as _table
+from report_cost import cost_aims
 from report_datasets import datasets_aims, datasets_sections
 from report_drift import drift_aims
 from report_gates import gates_aims, gates_sections
@@ -46,6 +48,7 @@ def _summary(
     trained: TrainingResult | None,
     gated: GatesResult | None,
     drifted: DriftResult | None = None,
+    costed: CostBenchResult | None = None,
 ) -> list[str]:
     rows = []
     verify = {b: r["verify"] for b, r in results.items()}
@@ -73,6 +76,7 @@ def _summary(
     rows += training_aims(trained)
     rows += gates_aims(gated)
     rows += drift_aims(drifted)
+    rows += cost_aims(costed)
     return _table(["aim (from the issue)", "backend", "measured", "verdict"], rows)
 
 
@@ -85,6 +89,7 @@ def render(
     trained: TrainingResult | None = None,
     gated: GatesResult | None = None,
     drifted: DriftResult | None = None,
+    costed: CostBenchResult | None = None,
 ) -> str:
     sz = meta["sizes"]
     backends = list(results)
@@ -104,7 +109,7 @@ def render(
     for b, why in skipped.items():
         lines.append(f"- **{NAMES[b]} was NOT measured: {why}**")
     lines += ["", "## Aims", ""]
-    lines += _summary(results, classified, registered, trained, gated, drifted)
+    lines += _summary(results, classified, registered, trained, gated, drifted, costed)
 
     lines += ["", "## Machine", ""]
     facts = dict(meta["machine"])

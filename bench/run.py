@@ -1,5 +1,5 @@
 """Steward benchmarks: ledger, policy, the door, classification, registering, training, gates,
-serving, streaming, drift.
+serving, streaming, drift, cost.
 
 Run with ``make bench`` (``.venv/bin/python bench/run.py --output docs/benchmarks.md``).
 The ledger, policy and door measurements run on a fresh home on SQLite and on a
@@ -27,10 +27,12 @@ from sqlalchemy import event
 
 from backends import DEFAULT_PG_ADMIN_URL, pg_problem, pg_settings, runtime_on
 from classify import ClassifyResult, RegisterResult, bench_classification, bench_register
+from cost_bench import CostBenchResult, bench_cost
 from drift_bench import DriftResult, bench_drift
 from gates_bench import GatesResult, bench_gates
 from machine import load_average, machine_facts
 from report import render
+from report_cost import cost_sections
 from report_drift import drift_sections
 from report_serving import serving_sections
 from report_stream import stream_sections
@@ -357,9 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a small smoke run (not for docs)")
     parser.add_argument(
         "--only",
-        choices=["core", "datasets", "training", "gates", "serving", "stream", "drift"],
+        choices=["core", "datasets", "training", "gates", "serving", "stream", "drift", "cost"],
         help="run one group only: core (ledger, policy, door), datasets, training, gates, "
-        "serving, stream or drift",
+        "serving, stream, drift or cost",
     )
     args = parser.parse_args(argv)
     sz = Sizes.quick() if args.quick else Sizes()
@@ -438,15 +440,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "drift"):
         drifted = bench_drift(sz.drift_rows, sz.drift_small_rows, log=log)
 
+    costed: CostBenchResult | None = None
+    if args.only in (None, "cost"):
+        costed = bench_cost(args.quick, log=log)
+
     meta["load_after"] = load_average()
     meta["duration"] = time.perf_counter() - t0
-    text = render(meta, results, skipped, classified, registered, trained, gated, drifted)
+    text = render(meta, results, skipped, classified, registered, trained, gated, drifted, costed)
     if served is not None:
         text += "\n".join(serving_sections(served, 12)) + "\n"
     if streamed is not None:
         text += "\n".join(stream_sections(streamed, 13)) + "\n"
     if drifted is not None:
         text += "\n".join(drift_sections(drifted, 14)) + "\n"
+    if costed is not None:
+        text += "\n".join(cost_sections(costed, 15)) + "\n"
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text, encoding="utf-8")
