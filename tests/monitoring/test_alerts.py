@@ -139,7 +139,10 @@ def test_a_cleared_signal_resolves_and_people_ack_or_resolve(
     rt, _ = drifting
     hourly = next(r for r in MonitoringService(rt).run(ADMIN, "credit") if r.minutes == 60)
     alerts = AlertService(rt)
-    [alert] = alerts.alerts(BOB, endpoint="credit", state="open")
+    # the drift alert (on a loaded machine the latency rule may fire too)
+    [alert] = [
+        a for a in alerts.alerts(BOB, endpoint="credit", state="open") if a.rule == "drift-rollback"
+    ]
     with pytest.raises(PolicyDenied):
         alerts.acknowledge(ALICE, alert.id)  # scientists do not handle alerts
     acked = alerts.acknowledge(BOB, alert.id, note="looking")
