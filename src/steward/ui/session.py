@@ -49,6 +49,10 @@ class SessionSealer:
             return None
         try:
             raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+            # only the canonical spelling: the last character's unused bits would
+            # otherwise let several cookie strings open to the same token
+            if base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=") != value:
+                return None
             plain = self._aead.decrypt(raw[:12], raw[12:], _AAD)
             data = json.loads(plain)
         except (binascii.Error, ValueError, InvalidTag):
