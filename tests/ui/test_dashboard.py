@@ -32,6 +32,7 @@ from steward.config import init_home
 from steward.deploy import DeployService
 from steward.gates import GateService
 from steward.identity import IdentityService
+from steward.monitoring import AlertService
 from steward.policy import Principal
 from steward.runtime import Runtime
 
@@ -255,3 +256,82 @@ def test_buttons_go_through_the_policy_and_into_the_ledger(
     admin.goto(f"{site.url}/ui/audit?actor=admin&action=deployment.*")
     expect(admin.locator("#entries")).to_contain_text("deployment.rollback")
     admin.screenshot(path=str(tmp_path / "audit.png"), full_page=True)
+
+
+def test_alert_buttons_acknowledge_and_resolve(
+    browser: Browser, site: Site, tmp_path: Path
+) -> None:
+    alerting = AlertService(site.rt)
+    evidence = {"model": site.refs["live"], "window_minutes": 60, "p99_ms": 80.0, "budget_ms": 25.0}
+    [latency] = alerting.apply("credit", {"latency": evidence})
+    budget_ev = {
+        "team": "risk",
+        "spent": 450.0,
+        "budget": 500.0,
+        "month": "2026-11",
+        "share": 0.9,
+        "soft_share": 0.8,
+    }
+    [budget] = alerting.apply("", {"budget": budget_ev}, team="risk")
+    seq = site.rt.ledger.head()[0]
+
+    # alice (a scientist) may not acknowledge: the policy's reason is on the page
+    alice = sign_in(browser, site, "alice")
+    alice.goto(f"{site.url}/ui/endpoints/credit")
+    alice.click(f"#ack-{latency.id}")
+    expect(alice.get_by_role("alert")).to_contain_text("Denied by policy")
+    expect(alice.locator(f"#alert-{latency.id}-state")).to_contain_text("open")
+
+    # admin acknowledges the endpoint's alert on its page, then resolves it
+    admin = sign_in(browser, site, "admin")
+    started = time.perf_counter()
+    admin.goto(f"{site.url}/ui/endpoints/credit")
+    admin.click(f"#ack-{latency.id}")
+    expect(admin.get_by_role("status")).to_contain_text("Alert acknowledged")
+    took = time.perf_counter() - started
+    expect(admin.locator(f"#alert-{latency.id}-state")).to_contain_text("acknowledged")
+    admin.screenshot(path=str(tmp_path / "alert-acknowledged.png"), full_page=True)
+    print(f"acknowledge (page + button + page): {took * 1000:.0f} ms")
+    admin.click(f"#resolve-{latency.id}")
+    expect(admin.get_by_role("status")).to_contain_text("Alert resolved")
+    expect(admin.locator(f"#alert-{latency.id}-state")).to_contain_text("resolved")
+    expect(admin.locator(f"#resolve-{latency.id}")).to_have_count(0)
+
+    # bob (a member of team risk) acknowledges the team's budget alert on the overview
+    bob = sign_in(browser, site, "bob")
+    bob.goto(f"{site.url}/ui")
+    expect(bob.locator("#alerts")).to_contain_text("risk")
+    bob.click(f"#ack-{budget.id}")
+    expect(bob.get_by_role("status")).to_contain_text("Alert acknowledged")
+    assert bob.url.split("?")[0] == f"{site.url}/ui"
+    # the overview lists open alerts only: the acknowledged one has left it
+    expect(bob.locator(f"#ack-{budget.id}")).to_have_count(0)
+
+    # acknowledging again is a conflict, shown on the page; an unknown id is the 404 page
+    again = admin.request.post(
+        f"{site.url}/ui/alerts/{latency.id}/acknowledge",
+        form={"csrf": admin.locator("input[name=csrf]").first.get_attribute("value") or ""},
+        max_redirects=0,
+    )
+    assert again.status == 409
+    for bad in ("999999", "nope"):
+        csrf = admin.locator("input[name=csrf]").first.get_attribute("value") or ""
+        resp = admin.request.post(
+            f"{site.url}/ui/alerts/{bad}/resolve", form={"csrf": csrf}, max_redirects=0
+        )
+        assert resp.status == 404, bad
+    # a form without the session's form token changes nothing
+    before = site.rt.ledger.head()[0]
+    resp = admin.request.post(
+        f"{site.url}/ui/alerts/{budget.id}/resolve", form={"csrf": "forged"}, max_redirects=0
+    )
+    assert resp.status == 403
+    assert site.rt.ledger.head()[0] == before
+
+    got = [
+        (e.actor, e.action, e.decision) for e in site.rt.ledger.entries(LedgerFilter(after_seq=seq))
+    ]
+    assert ("alice", "alert.acknowledge", "deny") in got
+    assert ("admin", "alert.acknowledge", "allow") in got
+    assert ("admin", "alert.resolve", "allow") in got
+    assert ("bob", "alert.acknowledge", "allow") in got

@@ -16,7 +16,7 @@ from functools import partial
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, unquote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
@@ -58,6 +58,8 @@ UI_POST_ROUTES: dict[tuple[str, str], str | None] = {
     ("POST", "/ui/models/{ref}/approve"): "model.approve",
     ("POST", "/ui/models/{ref}/reject"): "model.reject",
     ("POST", "/ui/endpoints/{name}/rollback"): "deployment.rollback",
+    ("POST", "/ui/alerts/{alert_id}/acknowledge"): "alert.acknowledge",
+    ("POST", "/ui/alerts/{alert_id}/resolve"): "alert.resolve",
 }
 
 #: stages in the order the models page lists them (awaiting approval first)
@@ -76,6 +78,8 @@ _DONE = {
     "approved": "Approval recorded.",
     "rejected": "Rejection recorded.",
     "rolledback": "Endpoint rolled back.",
+    "acknowledged": "Alert acknowledged.",
+    "resolved": "Alert resolved.",
 }
 
 _MAX_FORM = 64 * 1024
@@ -601,6 +605,44 @@ def create_router(rt: Runtime, identity: IdentityService, serving: ServingServic
             return f"/ui/endpoints/{quote(name)}?done=rolledback"
 
         return await ui.action(request, do, lambda p: ui.endpoint(p, name))
+
+    def alert_origin(form: dict[str, str]) -> tuple[str, str | None]:
+        """The page the alert button was pressed on: the overview or an endpoint's page."""
+        back = _safe_next(form.get("back", "/ui").split("?", 1)[0])
+        prefix = "/ui/endpoints/"
+        if back.startswith(prefix) and "/" not in back[len(prefix) :]:
+            return back, unquote(back[len(prefix) :])
+        return "/ui", None
+
+    async def alert_button(request: Request, alert_id: str, state: str) -> Response:
+        origin: list[str | None] = [None]
+
+        def do(p: Principal, form: dict[str, str]) -> str:
+            back, endpoint = alert_origin(form)
+            origin[0] = endpoint
+            if not alert_id.isdigit() or len(alert_id) > 18:
+                raise NotFound(f"alert {alert_id!r} not found")
+            note = form.get("note", "")[:4000]
+            if state == "acknowledged":
+                ui.alerting.acknowledge(p, int(alert_id), note)
+            else:
+                ui.alerting.resolve(p, int(alert_id), note)
+            return f"{back}?done={state}"
+
+        def on_denied(p: Principal) -> tuple[str, dict[str, Any]]:
+            if origin[0] is not None:
+                return ui.endpoint(p, origin[0])
+            return ui.overview(p)
+
+        return await ui.action(request, do, on_denied)
+
+    @router.post("/alerts/{alert_id}/acknowledge")
+    async def acknowledge(request: Request, alert_id: str) -> Response:
+        return await alert_button(request, alert_id, "acknowledged")
+
+    @router.post("/alerts/{alert_id}/resolve")
+    async def resolve(request: Request, alert_id: str) -> Response:
+        return await alert_button(request, alert_id, "resolved")
 
     @router.get("/cost")
     def cost(request: Request, team: str | None = None) -> Response:
