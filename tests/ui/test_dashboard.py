@@ -335,3 +335,42 @@ def test_alert_buttons_acknowledge_and_resolve(
     assert ("admin", "alert.acknowledge", "allow") in got
     assert ("admin", "alert.resolve", "allow") in got
     assert ("bob", "alert.acknowledge", "allow") in got
+
+
+def test_promote_makes_the_candidate_the_only_model(
+    browser: Browser, site: Site, tmp_path: Path
+) -> None:
+    live, canary = site.refs["live"], site.refs["canary"]
+    DeployService(site.rt).deploy(ADMIN, canary, endpoint="credit", strategy="canary", percent=20)
+    seq = site.rt.ledger.head()[0]
+
+    # alice (a scientist) may not promote: the policy's reason is on the page
+    alice = sign_in(browser, site, "alice")
+    alice.goto(f"{site.url}/ui/endpoints/credit")
+    alice.on("dialog", lambda d: d.accept())
+    alice.click("#promote")
+    expect(alice.get_by_role("alert")).to_contain_text("Denied by policy")
+    expect(alice.locator("#serving")).to_contain_text(f"{canary} 20%")
+
+    admin = sign_in(browser, site, "admin")
+    admin.goto(f"{site.url}/ui/endpoints/credit")
+    expect(admin.locator("#serving")).to_contain_text(canary)
+    admin.on("dialog", lambda d: d.accept())
+    started = time.perf_counter()
+    admin.click("#promote")
+    expect(admin.get_by_role("status")).to_contain_text("Candidate promoted")
+    print(f"promote (button + page): {(time.perf_counter() - started) * 1000:.0f} ms")
+    serving = admin.locator("#serving")
+    expect(serving).to_contain_text(canary)
+    expect(serving).to_contain_text("100% of traffic")
+    expect(serving).not_to_contain_text(live)
+    expect(admin.locator("#promote")).to_have_count(0)
+    admin.screenshot(path=str(tmp_path / "promoted.png"), full_page=True)
+    current = DeployService(site.rt).endpoint(ADMIN, "credit").current
+    assert current is not None and current.primary == canary and current.candidate is None
+
+    got = [
+        (e.actor, e.action, e.decision) for e in site.rt.ledger.entries(LedgerFilter(after_seq=seq))
+    ]
+    assert ("alice", "deployment.promote", "deny") in got
+    assert ("admin", "deployment.promote", "allow") in got

@@ -58,6 +58,7 @@ UI_POST_ROUTES: dict[tuple[str, str], str | None] = {
     ("POST", "/ui/models/{ref}/approve"): "model.approve",
     ("POST", "/ui/models/{ref}/reject"): "model.reject",
     ("POST", "/ui/endpoints/{name}/rollback"): "deployment.rollback",
+    ("POST", "/ui/endpoints/{name}/promote"): "deployment.promote",
     ("POST", "/ui/alerts/{alert_id}/acknowledge"): "alert.acknowledge",
     ("POST", "/ui/alerts/{alert_id}/resolve"): "alert.resolve",
 }
@@ -78,6 +79,7 @@ _DONE = {
     "approved": "Approval recorded.",
     "rejected": "Rejection recorded.",
     "rolledback": "Endpoint rolled back.",
+    "promoted": "Candidate promoted: it is now the endpoint's only model.",
     "acknowledged": "Alert acknowledged.",
     "resolved": "Alert resolved.",
 }
@@ -603,6 +605,14 @@ def create_router(rt: Runtime, identity: IdentityService, serving: ServingServic
         def do(p: Principal, form: dict[str, str]) -> str:
             ui.deploy.rollback(p, name)
             return f"/ui/endpoints/{quote(name)}?done=rolledback"
+
+        return await ui.action(request, do, lambda p: ui.endpoint(p, name))
+
+    @router.post("/endpoints/{name}/promote")
+    async def promote(request: Request, name: str) -> Response:
+        def do(p: Principal, form: dict[str, str]) -> str:
+            ui.deploy.promote(p, name)
+            return f"/ui/endpoints/{quote(name)}?done=promoted"
 
         return await ui.action(request, do, lambda p: ui.endpoint(p, name))
 
