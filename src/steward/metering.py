@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.orm import Session
 
-from steward.config import StewardConfig
+from steward.config import Prices, StewardConfig
 from steward.store import (
     CostRecord,
     Dataset,
@@ -69,6 +69,15 @@ class Usage:
     peak_memory_gb: float = 0.0
     gpus: float = 0.0
     spot: bool = False
+
+
+def _compute_rates(prices: Prices, spot: bool) -> tuple[float, float]:
+    """(cpu-hour, gpu-hour) rates: the spot ones where asked for and the site has them."""
+    cpu, gpu = prices.cpu_hour, prices.gpu_hour
+    if spot and prices.spot is not None:
+        cpu = prices.spot.cpu_hour if prices.spot.cpu_hour is not None else cpu
+        gpu = prices.spot.gpu_hour if prices.spot.gpu_hour is not None else gpu
+    return cpu, gpu
 
 
 def month_bounds(at: datetime) -> tuple[datetime, datetime]:
@@ -137,11 +146,7 @@ class Meter:
         prices = self.config.site(site).prices
         hours = max(usage.wall_seconds, 0.0) / 3600.0
         used_cpus = usage.cpu_seconds / usage.wall_seconds if usage.wall_seconds > 0 else 0.0
-        cpu_price = prices.cpu_hour
-        gpu_price = prices.gpu_hour
-        if usage.spot and prices.spot is not None:
-            cpu_price = prices.spot.cpu_hour if prices.spot.cpu_hour is not None else cpu_price
-            gpu_price = prices.spot.gpu_hour if prices.spot.gpu_hour is not None else gpu_price
+        cpu_price, gpu_price = _compute_rates(prices, usage.spot)
         common = {"endpoint": endpoint, "model": model, "hours": hours}
         out = []
         cpu_units = max(usage.cpus, used_cpus) * hours
@@ -370,10 +375,7 @@ class Meter:
         (the job is taken to keep its cpus busy, so the wall time is cpu-hours ÷ cpus),
         its reserved memory for that time, and its GPUs for their wall-time limit."""
         prices = self.config.site(site).prices
-        cpu_price, gpu_price = prices.cpu_hour, prices.gpu_hour
-        if spot and prices.spot is not None:
-            cpu_price = prices.spot.cpu_hour if prices.spot.cpu_hour is not None else cpu_price
-            gpu_price = prices.spot.gpu_hour if prices.spot.gpu_hour is not None else gpu_price
+        cpu_price, gpu_price = _compute_rates(prices, spot)
         wall = cpu_hours / max(cpus, 1)
         return (
             cpu_hours * cpu_price

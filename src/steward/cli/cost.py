@@ -286,20 +286,8 @@ def show_training_estimate(e: Any) -> None:
         f"features): [bold]{usd(e.cost_usd)}[/bold] at {e.site}"
     )
     console.print(f"  placement: {escape(e.placement)}")
-    print_rows(
-        [
-            [
-                x.site,
-                f"${x.cpu_hour:g}",
-                usd(x.cost_usd),
-                "yes" if x.allowed else "no: " + ", ".join(x.refused_by),
-                "cheapest allowed" if x.site == e.cheapest_allowed else "",
-            ]
-            for x in e.sites
-        ],
-        ["site", "cpu-hour", "estimate", "allowed", ""],
-        title="the job at each site",
-    )
+    _site_table(e.sites, [x.cost_usd for x in e.sites], "estimate", e.cheapest_allowed,
+                "the job at each site")  # fmt: skip
     b = e.budget
     if b is not None:
         verdict = "within" if b.within else ("REFUSED: over" if b.hard else "over (soft)")
@@ -316,19 +304,27 @@ def show_serving_estimate(e: Any) -> None:
         f"ms of model compute per request ({e.basis}) = {e.cpu_hours_per_month:,.2f} "
         "cpu-hours a month"
     )
+    _site_table(e.sites, [x.monthly_usd for x in e.sites], "per month", e.cheapest_allowed,
+                "serving at each site")  # fmt: skip
+
+
+def _site_table(
+    sites: list[Any], amounts: list[float], heading: str, cheapest: str | None, title: str
+) -> None:
+    """A dry run's table: each site's price, the amount there, whether the policy allows it."""
     print_rows(
         [
             [
                 x.site,
                 f"${x.cpu_hour:g}",
-                usd(x.monthly_usd),
+                usd(amount),
                 "yes" if x.allowed else "no: " + ", ".join(x.refused_by),
-                "cheapest allowed" if x.site == e.cheapest_allowed else "",
+                "cheapest allowed" if x.site == cheapest else "",
             ]
-            for x in e.sites
+            for x, amount in zip(sites, amounts, strict=True)
         ],
-        ["site", "cpu-hour", "per month", "allowed", ""],
-        title="serving at each site",
+        ["site", "cpu-hour", heading, "allowed", ""],
+        title=title,
     )
 
 

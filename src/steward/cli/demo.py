@@ -662,6 +662,7 @@ def _cost(home: Path, admin: Steward) -> None:
     forecast, and an injected anomaly found by the monitor."""
     import datetime as dt
 
+    from steward.cli.cost import usd as _usd
     from steward.cost import CostService
 
     _step(29, "what this demo spent, metered at the sites' list prices, per team and kind")
@@ -746,10 +747,6 @@ def _cost(home: Path, admin: Steward) -> None:
         f"budget of {_usd(f.budget or 0)}: "
         + (f"crossed on {crossing}" if crossing else "within budget at this rate")
     )
-
-
-def _usd(x: float) -> str:
-    return f"${x:,.2f}" if abs(x) >= 0.01 or x == 0 else f"${x:.6f}"
 
 
 def _rev(info: Any) -> Any:

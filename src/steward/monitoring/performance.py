@@ -115,7 +115,7 @@ def labelled_rows(
 def realised_metrics(detail: ModelDetail, data: Labelled) -> dict[str, float]:
     """The metrics of the model's objective on logged answers against their labels."""
     names = [o["name"] for o in detail.outputs]
-    answers = np.asarray([_scalar(o.get(names[0])) for o in data.outputs], dtype=object)
+    answers = np.asarray([scalar(o.get(names[0])) for o in data.outputs], dtype=object)
     if detail.objective == "regression":
         truth = np.asarray(data.labels, dtype=np.float64)
         return performance("regression", truth, answers.astype(np.float64))
@@ -168,7 +168,7 @@ def _text(v: Any) -> str:
     return str(v)
 
 
-def _scalar(value: Any) -> Any:
+def scalar(value: Any) -> Any:
     """A row's value of a one-value output (an ``[n, 1]`` output logs ``[v]`` per row)."""
     while isinstance(value, list) and len(value) == 1:
         value = value[0]

@@ -40,7 +40,7 @@ from steward.errors import NotFound, ValidationFailed
 from steward.kernels.drift import TableDrift, cusum, page_hinkley, table_drift
 from steward.kernels.profile import NumericProfile, TableProfile
 from steward.monitoring.alerts import SERVICE, AlertInfo, AlertService
-from steward.monitoring.performance import PerformanceReport, assess, labelled_rows
+from steward.monitoring.performance import PerformanceReport, assess, labelled_rows, scalar
 from steward.policy import Principal, Resource
 from steward.registry import ModelDetail, ModelService
 from steward.runtime import Runtime
@@ -611,14 +611,7 @@ def _predictions(detail: ModelDetail, outputs: list[dict[str, Any]]) -> pa.Array
         probs = probs.reshape(len(outputs), -1)
         total = probs.sum(axis=1, keepdims=True)
         return pa.array((probs / np.where(total > 0, total, 1.0))[:, 1])
-    first = [_scalar(o.get(names[0])) for o in outputs]
+    first = [scalar(o.get(names[0])) for o in outputs]
     if detail.objective == "regression":
         return pa.array(first, pa.float64())
     return pa.array(first)
-
-
-def _scalar(value: Any) -> Any:
-    """A row's value of a one-value output (an ``[n, 1]`` output logs ``[v]`` per row)."""
-    while isinstance(value, list) and len(value) == 1:
-        value = value[0]
-    return value
