@@ -18,7 +18,6 @@ allocated) is not a record: reports compute it.
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -289,7 +288,7 @@ class Meter:
         accrued is skipped (the ``dedupe`` key). Returns the records written."""
         end = datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1)
         held: dict[tuple[str, str], int] = {}
-        for team, site, nbytes in self._held(s, end):
+        for _, team, site, nbytes in self.held(s, before=end):
             key = (team or "", site)
             held[key] = held.get(key, 0) + int(nbytes or 0)
         days = calendar.monthrange(day.year, day.month)[1]
@@ -322,32 +321,56 @@ class Meter:
         return written
 
     @staticmethod
-    def _held(s: Session, before: datetime) -> Iterable[tuple[str | None, str, int]]:
-        """(team, site, bytes) of everything stored before ``before``."""
-        yield from s.execute(
-            select(StoredObject.team, StoredObject.site, func.sum(StoredObject.size))
-            .where(StoredObject.created_at < before)
-            .group_by(StoredObject.team, StoredObject.site)
-        ).all()
-        yield from s.execute(
-            select(Dataset.team, DatasetVersion.site, func.sum(DatasetVersion.bytes))
-            .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
-            .where(DatasetVersion.created_at < before)
-            .group_by(Dataset.team, DatasetVersion.site)
-        ).all()
-        yield from s.execute(
-            select(Dataset.team, DatasetCopy.to_site, func.sum(DatasetCopy.bytes))
-            .join(DatasetVersion, DatasetVersion.id == DatasetCopy.version_id)
-            .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
-            .where(DatasetCopy.created_at < before)
-            .group_by(Dataset.team, DatasetCopy.to_site)
-        ).all()
-        yield from s.execute(
-            select(Model.team, ModelVersion.site, func.sum(ModelVersion.onnx_bytes))
-            .join(Model, Model.id == ModelVersion.model_id)
-            .where(ModelVersion.created_at < before)
-            .group_by(Model.team, ModelVersion.site)
-        ).all()
+    def held(
+        s: Session, *, before: datetime | None = None, team: str | None = None
+    ) -> list[tuple[str, str | None, str, int]]:
+        """(what, team, site, bytes) stored (before ``before``; of ``team``): ``what`` is
+        datasets (versions and their copies), models or objects."""
+        queries = [
+            (
+                "objects",
+                select(StoredObject.team, StoredObject.site, func.sum(StoredObject.size)),
+                StoredObject.created_at,
+                StoredObject.team,
+                (StoredObject.team, StoredObject.site),
+            ),
+            (
+                "datasets",
+                select(Dataset.team, DatasetVersion.site, func.sum(DatasetVersion.bytes)).join(
+                    Dataset, Dataset.id == DatasetVersion.dataset_id
+                ),
+                DatasetVersion.created_at,
+                Dataset.team,
+                (Dataset.team, DatasetVersion.site),
+            ),
+            (
+                "datasets",
+                select(Dataset.team, DatasetCopy.to_site, func.sum(DatasetCopy.bytes))
+                .join(DatasetVersion, DatasetVersion.id == DatasetCopy.version_id)
+                .join(Dataset, Dataset.id == DatasetVersion.dataset_id),
+                DatasetCopy.created_at,
+                Dataset.team,
+                (Dataset.team, DatasetCopy.to_site),
+            ),
+            (
+                "models",
+                select(Model.team, ModelVersion.site, func.sum(ModelVersion.onnx_bytes)).join(
+                    Model, Model.id == ModelVersion.model_id
+                ),
+                ModelVersion.created_at,
+                Model.team,
+                (Model.team, ModelVersion.site),
+            ),
+        ]
+        out = []
+        for what, q, created, owner, groups in queries:
+            if before is not None:
+                q = q.where(created < before)
+            if team is not None:
+                q = q.where(owner == team)
+            for t, site, nbytes in s.execute(q.group_by(*groups)).all():
+                out.append((what, t, site, int(nbytes or 0)))
+        return out
 
     # -- budgets -----------------------------------------------------------------------------
     @staticmethod

@@ -48,14 +48,8 @@ from steward.runtime import Runtime
 from steward.store import (
     Alert,
     CostRecord,
-    Dataset,
-    DatasetCopy,
-    DatasetVersion,
     Endpoint,
-    Model,
-    ModelVersion,
     Prediction,
-    StoredObject,
     governed_writes,
 )
 
@@ -606,35 +600,12 @@ class CostService:
         q = select(Endpoint.name).order_by(Endpoint.name)
         return q.where(Endpoint.team == team) if team is not None else q
 
-    @staticmethod
-    def _held_by_site(s: Session, team: str | None) -> dict[str, dict[str, int]]:
+    def _held_by_site(self, s: Session, team: str | None) -> dict[str, dict[str, int]]:
         """site → {datasets|models|objects: bytes} held now (of ``team``, or all)."""
         out: dict[str, dict[str, int]] = {}
-
-        def add(rows: Any, what: str) -> None:
-            for site, nbytes in rows:
-                out.setdefault(site, {})
-                out[site][what] = out[site].get(what, 0) + int(nbytes or 0)
-
-        dv = select(DatasetVersion.site, func.sum(DatasetVersion.bytes)).join(
-            Dataset, Dataset.id == DatasetVersion.dataset_id
-        )
-        dc = (
-            select(DatasetCopy.to_site, func.sum(DatasetCopy.bytes))
-            .join(DatasetVersion, DatasetVersion.id == DatasetCopy.version_id)
-            .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
-        )
-        mv = select(ModelVersion.site, func.sum(ModelVersion.onnx_bytes)).join(
-            Model, Model.id == ModelVersion.model_id
-        )
-        ob = select(StoredObject.site, func.sum(StoredObject.size))
-        if team is not None:
-            dv, dc = dv.where(Dataset.team == team), dc.where(Dataset.team == team)
-            mv, ob = mv.where(Model.team == team), ob.where(StoredObject.team == team)
-        add(s.execute(dv.group_by(DatasetVersion.site)).all(), "datasets")
-        add(s.execute(dc.group_by(DatasetCopy.to_site)).all(), "datasets")
-        add(s.execute(mv.group_by(ModelVersion.site)).all(), "models")
-        add(s.execute(ob.group_by(StoredObject.site)).all(), "objects")
+        for what, _, site, nbytes in self.rt.meter.held(s, team=team):
+            out.setdefault(site, {})
+            out[site][what] = out[site].get(what, 0) + nbytes
         return out
 
     # -- series, forecasts, anomalies --------------------------------------------------------
