@@ -4,13 +4,24 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck layers unit bench clean
+.PHONY: demo test lint typecheck layers unit bench clean charts
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml src/steward/ui/js/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev,demo,ray]'
+	$(MAKE) charts
 	touch $(STAMP)
+
+# The dashboard's charts: plotly.js's basic bundle (1.2 MB) from the npm registry, pinned
+# in src/steward/ui/js/package-lock.json. Without npm the server serves the full bundle
+# (4.6 MB) that ships inside the plotly Python package instead.
+charts:
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix src/steward/ui/js --no-audit --no-fund --loglevel=error; \
+	else \
+	  echo "npm not found: the dashboard will serve plotly's full bundle from the Python package"; \
+	fi
 
 demo: $(STAMP)
 	rm -rf .steward-demo
@@ -61,4 +72,4 @@ bench: $(VENV)/.bench-installed $(MLSERVER_VENV)/.installed $(EVIDENTLY_VENV)/.i
 	$(BIN)/python bench/run.py --output docs/benchmarks.md
 
 clean:
-	rm -rf $(VENV) $(MLSERVER_VENV) $(EVIDENTLY_VENV) .steward-demo .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(MLSERVER_VENV) $(EVIDENTLY_VENV) src/steward/ui/js/node_modules .steward-demo .pytest_cache .mypy_cache .ruff_cache

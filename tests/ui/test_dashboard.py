@@ -2,8 +2,10 @@
 against a real server (uvicorn on a port) over a home with trained, validated, approved
 and deployed models. Screenshots of each page go to the test's temporary directory.
 
-The home is on SQLite only: the pages call the same services whose store behaviour is
-tested on both databases elsewhere.
+Every test runs twice, on a home on SQLite and on one on PostgreSQL (the throw-away
+database of the session's ``pg_database`` fixture, emptied first): the ids say which
+(``[sqlite]``, ``[postgresql-laptop]``). Without a reachable PostgreSQL the second variant
+is skipped with a notice; with ``STEWARD_REQUIRE_SERVICES=1`` it fails.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "serving"))
 from gatesdata import SUITE, register_split, train_model, with_suite
 from test_v2 import approved
 
+from conftest import _truncate
 from steward.api import create_app
 from steward.audit import LedgerFilter
 from steward.config import init_home
@@ -55,14 +58,27 @@ class Site:
         self.url, self.rt, self.tokens, self.refs = url, rt, tokens, refs
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def site(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Site]:
     saved = os.environ.pop("STEWARD_DATABASE_URL", None)
-    home = with_suite(init_home(tmp_path_factory.mktemp("ui") / "home"), FAIR)
-    cfg = yaml.safe_load(home.config_path.read_text())
-    cfg.setdefault("serving", {})["latency_budgets_ms"] = {"credit": 25.0}
-    home.config_path.write_text(yaml.safe_dump(cfg))
-    rt = Runtime.open(home)
+    if request.param == "postgresql":
+        url: str = request.getfixturevalue("pg_database")
+        _truncate(url)
+        os.environ["STEWARD_DATABASE_URL"] = url
+    try:
+        home = with_suite(init_home(tmp_path_factory.mktemp(f"ui-{request.param}") / "home"), FAIR)
+        cfg = yaml.safe_load(home.config_path.read_text())
+        cfg.setdefault("serving", {})["latency_budgets_ms"] = {"credit": 25.0}
+        home.config_path.write_text(yaml.safe_dump(cfg))
+        rt = Runtime.open(home)
+    finally:
+        # the runtime holds its store: the variable is needed only to open it
+        os.environ.pop("STEWARD_DATABASE_URL", None)
+        if saved is not None:
+            os.environ["STEWARD_DATABASE_URL"] = saved
+    assert rt.store.dialect == request.param
     train, hold = register_split(rt)
     live = approved(rt, train, hold, exclude=["afam"])
     canary = approved(rt, train, hold, seed=3, exclude=["afam"])
@@ -90,8 +106,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     server.should_exit = True
     thread.join(timeout=10)
     rt.close()
-    if saved is not None:
-        os.environ["STEWARD_DATABASE_URL"] = saved
 
 
 @pytest.fixture(scope="module")

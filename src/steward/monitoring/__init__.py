@@ -9,6 +9,8 @@ from steward.monitoring.revalidation import RevalidationResult, RevalidationServ
 from steward.monitoring.service import (
     ChangePointInfo,
     ColumnVerdict,
+    FeatureDistribution,
+    LatencyPoint,
     MonitoringService,
     WindowInfo,
     WindowReport,
@@ -21,6 +23,8 @@ __all__ = [
     "AlertService",
     "ChangePointInfo",
     "ColumnVerdict",
+    "FeatureDistribution",
+    "LatencyPoint",
     "MetricComparison",
     "MonitoringService",
     "PerformanceReport",

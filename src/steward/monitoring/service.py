@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 from pydantic import BaseModel, Field
+from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -38,24 +39,27 @@ from steward.deploy import DeployService
 from steward.door import Action
 from steward.errors import NotFound, ValidationFailed
 from steward.kernels.drift import TableDrift, cusum, page_hinkley, table_drift
-from steward.kernels.profile import NumericProfile, TableProfile
+from steward.kernels.profile import CategoricalProfile, ColumnProfile, NumericProfile, TableProfile
 from steward.monitoring.alerts import SERVICE, AlertInfo, AlertService
 from steward.monitoring.performance import PerformanceReport, assess, labelled_rows, scalar
 from steward.policy import Principal, Resource
 from steward.registry import ModelDetail, ModelService
 from steward.runtime import Runtime
-from steward.serving.service import logged_plan
+from steward.serving.service import LatencyPoint, logged_plan
 from steward.store import (
     Endpoint,
     MonitorCursor,
     MonitorWindow,
     Prediction,
+    PredictionFeedback,
     governed_writes,
 )
 
 __all__ = [
     "ChangePointInfo",
     "ColumnVerdict",
+    "FeatureDistribution",
+    "LatencyPoint",
     "MonitoringService",
     "WindowInfo",
     "WindowReport",
@@ -68,6 +72,10 @@ _log = logging.getLogger("steward.monitoring")
 PREDICTION = "(prediction)"
 #: log rows read per batch (one transaction each)
 BATCH = 20_000
+#: the bucket of a categorical distribution that holds the categories not shown
+OTHER = "(other)"
+#: most categories a categorical distribution shows (beside OTHER)
+TOP = 20
 
 
 class ColumnVerdict(BaseModel):
@@ -121,6 +129,30 @@ class WindowReport(WindowInfo):
     series_windows: int = 0  # windows in the change-point series
     notes: list[str] = Field(default_factory=list)
     alerts: list[AlertInfo] = Field(default_factory=list)  # opened, added to or resolved
+
+
+class FeatureDistribution(BaseModel):
+    """One column in the reference and in one window, side by side: each side's share of
+    its values per shared bin (numeric: finite values, equal-width bins over both sides'
+    range, as ``numpy.histogram``) or per category (categorical: valid values, the
+    reference's most common first, then :data:`OTHER` for the rest)."""
+
+    endpoint: str
+    model: str
+    minutes: int
+    start: datetime
+    end: datetime
+    column: str
+    kind: str  # numeric | categorical
+    reference_rows: int
+    current_rows: int
+    edges: list[float] | None  # numeric: bins + 1 edges
+    categories: list[str] | None  # categorical
+    reference: list[float]
+    current: list[float]
+    reference_summary: dict[str, int | float | None]
+    current_summary: dict[str, int | float | None]
+    verdict: ColumnVerdict | None  # the window's drift verdict for the column
 
 
 def parse_window(text: str) -> int:
@@ -350,26 +382,217 @@ class MonitoringService:
         """One window's report (default: the latest of the shortest length)."""
         self._check(principal, endpoint)
         self.ingest(endpoint)
-        minutes = minutes or min(self.rt.config.monitoring.windows_minutes)
         with self.rt.store.transaction() as s:
-            q = select(MonitorWindow).where(
-                MonitorWindow.endpoint == endpoint, MonitorWindow.minutes == minutes
-            )
-            if model is not None:
-                q = q.where(MonitorWindow.model == model)
-            if start is not None:
-                q = q.where(MonitorWindow.start == _floor(start, minutes))
-            win = s.scalars(q.order_by(MonitorWindow.start.desc())).first()
-            if win is None:
-                raise NotFound(
-                    f"endpoint {endpoint} has no {minutes}-minute window"
-                    + (f" starting {start.isoformat()}" if start else "")
-                    + (f" for {model}" if model else "")
-                    + " yet; windows fill as the prediction log is read (steward monitor run)",
-                    endpoint=endpoint,
-                )
+            win = self._window(s, endpoint, minutes, start, model)
             key = (win.model, win.minutes, win.start)
         return self._evaluate(endpoint, *key)
+
+    def _window(
+        self,
+        s: Session,
+        endpoint: str,
+        minutes: int | None,
+        start: datetime | None,
+        model: str | None,
+    ) -> MonitorWindow:
+        """The window :meth:`report` means (default: the latest of the shortest length)."""
+        minutes = minutes or self._shortest()
+        q = select(MonitorWindow).where(
+            MonitorWindow.endpoint == endpoint, MonitorWindow.minutes == minutes
+        )
+        if model is not None:
+            q = q.where(MonitorWindow.model == model)
+        if start is not None:
+            q = q.where(MonitorWindow.start == _floor(start, minutes))
+        win = s.scalars(q.order_by(MonitorWindow.start.desc())).first()
+        if win is None:
+            raise NotFound(
+                f"endpoint {endpoint} has no {minutes}-minute window"
+                + (f" starting {start.isoformat()}" if start else "")
+                + (f" for {model}" if model else "")
+                + " yet; windows fill as the prediction log is read (steward monitor run)",
+                endpoint=endpoint,
+            )
+        return win
+
+    def _shortest(self) -> int:
+        return min(self.rt.config.monitoring.windows_minutes)
+
+    def _labelled_at(self, s: Session, endpoint: str) -> datetime | None:
+        """When the endpoint's newest label arrived (it may change a window's performance
+        without adding rows to it)."""
+        at: datetime | None = s.scalar(
+            select(func.max(PredictionFeedback.at)).where(PredictionFeedback.endpoint == endpoint)
+        )
+        return at if at is None or at.tzinfo else at.replace(tzinfo=UTC)
+
+    # -- dashboard reads ---------------------------------------------------------------------
+    def recent(
+        self, principal: Principal, endpoint: str, *, minutes: int | None = None, limit: int = 6
+    ) -> list[WindowReport]:
+        """The reports of the newest ``limit`` windows of one length (default the
+        shortest), any model, oldest first. A window's stored report is reused while it is
+        fresh (evaluated after the window's last rows and the endpoint's last label);
+        the others are evaluated again."""
+        self._check(principal, endpoint)
+        limit = _check_count("limit", limit, 1000)
+        self.ingest(endpoint)
+        minutes = minutes or self._shortest()
+        with self.rt.store.transaction() as s:
+            wins = s.scalars(
+                select(MonitorWindow)
+                .where(MonitorWindow.endpoint == endpoint, MonitorWindow.minutes == minutes)
+                .order_by(MonitorWindow.start.desc(), MonitorWindow.model)
+                .limit(limit)
+            ).all()
+            labelled = self._labelled_at(s, endpoint)
+            found = [
+                (w.model, w.start, _stored(w, labelled))
+                for w in sorted(wins, key=lambda w: (w.start, w.model))
+            ]
+        return [
+            stored or self._evaluate(endpoint, model, minutes, start)
+            for model, start, stored in found
+        ]
+
+    def latency(
+        self, principal: Principal, endpoint: str, *, minutes: int | None = None, limit: int = 48
+    ) -> list[LatencyPoint]:
+        """Latency quantiles of the newest ``limit`` window starts of one length (default
+        the shortest), oldest first, each over every model that answered in the window.
+        Read from the stored latency profiles; nothing is evaluated."""
+        self._check(principal, endpoint)
+        limit = _check_count("limit", limit, 10_000)
+        self.ingest(endpoint)
+        minutes = minutes or self._shortest()
+        with self.rt.store.transaction() as s:
+            starts = (
+                select(MonitorWindow.start)
+                .where(MonitorWindow.endpoint == endpoint, MonitorWindow.minutes == minutes)
+                .group_by(MonitorWindow.start)
+                .order_by(MonitorWindow.start.desc())
+                .limit(limit)
+                .subquery()
+            )
+            rows = s.execute(
+                select(
+                    MonitorWindow.start,
+                    MonitorWindow.model,
+                    MonitorWindow.rows,
+                    MonitorWindow.latency,
+                )
+                .where(
+                    MonitorWindow.endpoint == endpoint,
+                    MonitorWindow.minutes == minutes,
+                    MonitorWindow.start.in_(select(starts.c.start)),
+                )
+                .order_by(MonitorWindow.start, MonitorWindow.model)
+            ).all()
+        merged: dict[datetime, tuple[NumericProfile, int, list[str]]] = {}
+        for start, model, n, latency in rows:
+            profile = NumericProfile.from_dict(json.loads(latency))
+            if start in merged:
+                total, count, models = merged[start]
+                merged[start] = (total.merge(profile), count + n, [*models, model])
+            else:
+                merged[start] = (profile, n, [model])
+        points = []
+        for start, (profile, n, models) in merged.items():
+            q = profile.quantiles([0.5, 0.99]) if profile.finite else [None, None]
+            points.append(
+                LatencyPoint(
+                    start=start,
+                    end=start + timedelta(minutes=minutes),
+                    rows=n,
+                    p50_ms=_round(q[0]),
+                    p99_ms=_round(q[1]),
+                    models=models,
+                )
+            )
+        return points
+
+    def distribution(
+        self,
+        principal: Principal,
+        endpoint: str,
+        column: str,
+        *,
+        minutes: int | None = None,
+        start: datetime | None = None,
+        model: str | None = None,
+        bins: int = 20,
+    ) -> FeatureDistribution:
+        """One input column (or ``"prediction"``) of one window (chosen as by
+        :meth:`report`) beside the model's reference profile, with the window's drift
+        verdict for it (from its stored report while fresh, else from a new evaluation)."""
+        self._check(principal, endpoint)
+        bins = _check_count("bins", bins, 1000)
+        self.ingest(endpoint)
+        part = "predictions" if column == "prediction" else "features"
+        with self.rt.store.transaction() as s:
+            win = self._window(s, endpoint, minutes, start, model)
+            key = (win.model, win.minutes, win.start)
+            current = TableProfile.from_dict(json.loads(getattr(win, part)))
+            stored = _stored(win, self._labelled_at(s, endpoint))
+        self._detail(key[0])
+        masked = self._masked[key[0]]
+        if column in masked:
+            raise ValidationFailed(
+                f"column {column!r}: expected a column the prediction log holds as sent; "
+                f"found it {masked[column]} there (personal data), so its logged values "
+                "cannot be compared with the raw reference. Pick another column.",
+                column=column,
+                masked=masked[column],
+            )
+        profiles = self.registry.reference_profile(SERVICE, key[0])
+        reference = TableProfile.from_dict(profiles[part])
+        if column not in reference.columns:
+            known = [c for c in profiles["features"].get("columns", {}) if c not in masked]
+            raise NotFound(
+                f"column {column!r} is not an input of {key[0]}; expected one of "
+                + ", ".join(repr(c) for c in [*known, "prediction"]),
+                column=column,
+                columns=[*known, "prediction"],
+            )
+        ref = reference.columns[column]
+        cur = ColumnProfile(ref.kind)
+        if column in current.columns:
+            cur.merge(current.columns[column])  # a kind of its own only when all null
+        edges: list[float] | None = None
+        categories: list[str] | None = None
+        if isinstance(ref.profile, NumericProfile):
+            edges, ref_shares, cur_shares = _bins(ref.numeric, cur.numeric, bins)
+        elif isinstance(ref.profile, CategoricalProfile):
+            categories, ref_shares, cur_shares = _categories(ref.categorical, cur.categorical)
+        else:
+            raise ValidationFailed(
+                f"column {column!r}: expected a numeric or categorical column; found "
+                f"kind {ref.kind!r}, which has no distribution to show",
+                column=column,
+            )
+        report = stored or self._evaluate(endpoint, *key)
+        if column == "prediction":
+            verdict = report.prediction
+        else:
+            verdict = next((v for v in report.features if v.column == column), None)
+        return FeatureDistribution(
+            endpoint=endpoint,
+            model=key[0],
+            minutes=key[1],
+            start=key[2],
+            end=key[2] + timedelta(minutes=key[1]),
+            column=column,
+            kind="numeric" if edges is not None else "categorical",
+            reference_rows=reference.rows,
+            current_rows=current.rows,
+            edges=edges,
+            categories=categories,
+            reference=ref_shares,
+            current=cur_shares,
+            reference_summary=_summary(ref),
+            current_summary=_summary(cur),
+            verdict=verdict,
+        )
 
     def _evaluate(self, endpoint: str, model: str, minutes: int, start: datetime) -> WindowReport:
         """Test one window (drift, performance, change points up to it) and store the
@@ -540,6 +763,95 @@ def _moments(profile: dict[str, Any]) -> dict[str, tuple[float, float, int]]:
 
 def _round(x: float | None) -> float | None:
     return None if x is None else round(float(x), 3)
+
+
+def _check_count(name: str, value: int, high: int) -> int:
+    """``value`` as an int in ``[1, high]``, or a ValidationFailed naming the parameter."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        raise ValidationFailed(
+            f"{name}: expected a whole number from 1 to {high}; found {value!r}",
+            parameter=name,
+        )
+    return value
+
+
+def _stored(w: MonitorWindow, labelled: datetime | None) -> WindowReport | None:
+    """The window's stored report while it still describes the window: evaluated after
+    the window's last merge (and on as many rows: a merge committed while the evaluation
+    ran makes it stale too) and after the endpoint's newest label."""
+    if w.report is None or w.evaluated_at is None or w.evaluated_at < w.updated_at:
+        return None
+    if labelled is not None and w.evaluated_at < labelled:
+        return None
+    try:
+        report = WindowReport.model_validate_json(w.report)
+    except PydanticValidationError:  # stored by a Steward with another report shape
+        return None
+    return report if report.rows == w.rows else None
+
+
+def _bins(
+    ref: NumericProfile, cur: NumericProfile, bins: int
+) -> tuple[list[float], list[float], list[float]]:
+    """Shared equal-width edges over both sides' range (numpy's convention for a constant
+    column) and each side's share of its finite values per bin."""
+    lows = [p.min for p in (ref, cur) if p.min is not None]
+    highs = [p.max for p in (ref, cur) if p.max is not None]
+    if not lows or not highs:
+        return [], [], []
+    lo, hi = min(lows), max(highs)
+    if lo == hi:
+        lo, hi = lo - 0.5, hi + 0.5
+    edges = [float(e) for e in np.linspace(lo, hi, bins + 1)]
+    return edges, _shares(ref, edges), _shares(cur, edges)
+
+
+def _shares(p: NumericProfile, edges: list[float]) -> list[float]:
+    """Share of ``p``'s finite values per bin, half-open bins with the last closed (as
+    ``numpy.histogram``), from the sketch's CDF at the edges: the same estimate for any
+    profile, within ``pmf_error`` of the exact shares."""
+    if not p.finite:
+        return [0.0] * (len(edges) - 1)
+    below = p.sketch.get_cdf(edges[1:-1], inclusive=False) if len(edges) > 2 else [1.0]
+    return [round(float(x), 6) for x in np.diff([0.0, *below])]
+
+
+def _categories(
+    ref: CategoricalProfile, cur: CategoricalProfile
+) -> tuple[list[str], list[float], list[float]]:
+    """The union of both sides' most common categories (the reference's order first) and
+    each side's share of its valid values, with :data:`OTHER` for the rest if any."""
+    rf, cf = dict(ref.frequencies(None)), dict(cur.frequencies(None))
+    rn, cn = max(ref.valid, 1), max(cur.valid, 1)
+    names = sorted(set(rf) | set(cf), key=lambda c: (-rf.get(c, 0) / rn, -cf.get(c, 0) / cn, c))
+    names = names[:TOP]
+    rs = [rf.get(c, 0) / rn for c in names]
+    cs = [cf.get(c, 0) / cn for c in names]
+    # past its cap a profile knows only its heavy hitters: the rest is OTHER too
+    rest = (
+        max(0.0, 1.0 - sum(rs)) if ref.valid else 0.0,
+        max(0.0, 1.0 - sum(cs)) if cur.valid else 0.0,
+    )
+    if max(rest) > 1e-9:
+        names, rs, cs = [*names, OTHER], [*rs, rest[0]], [*cs, rest[1]]
+    return names, [round(x, 6) for x in rs], [round(x, 6) for x in cs]
+
+
+def _summary(c: ColumnProfile) -> dict[str, int | float | None]:
+    """Counts, and for numbers the moments and median, of one side of a distribution."""
+    p = c.profile
+    out: dict[str, int | float | None] = {"rows": p.count, "valid": p.valid, "nulls": p.nulls}
+    if isinstance(p, NumericProfile):
+        out |= {
+            "mean": p.mean,
+            "std": p.std,
+            "min": p.min,
+            "max": p.max,
+            "p50": p.quantiles([0.5])[0] if p.finite else None,
+        }
+    elif isinstance(p, CategoricalProfile):
+        out["distinct"] = p.distinct
+    return out
 
 
 def _info(w: MonitorWindow) -> WindowInfo:

@@ -131,6 +131,22 @@ class EndpointStatus(BaseModel):
     shadow: ShadowComparison | None = None
 
 
+class LatencyPoint(BaseModel):
+    """Request latency over one stretch of time: its median and 99th percentile (ms)."""
+
+    start: datetime
+    end: datetime
+    rows: int  # requests (from the log) or rows (in a monitoring window)
+    p50_ms: float | None
+    p99_ms: float | None
+    models: list[str] = Field(default_factory=list)
+
+
+#: bucket widths (seconds) a logged latency series picks from: the smallest that gives at
+#: most the asked number of points
+_BUCKETS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21_600, 86_400)
+
+
 class Label(BaseModel):
     """Ground truth for one logged row: the request id the answer carried, the row within
     that request (0 for single-row requests) and the true label or value."""
@@ -312,6 +328,60 @@ class ServingService:
             pending_log_rows=self.log.pending,
             shadow=self.shadow_comparison(endpoint, rev) if rev.strategy == "shadow" else None,
         )
+
+    def logged_latency(
+        self, principal: Principal, endpoint: str, *, last: int = 20_000, points: int = 48
+    ) -> list[LatencyPoint]:
+        """p50 and p99 of the endpoint's newest ``last`` requests in the prediction log
+        (primary answers, one per request), in equal time buckets (1 s to 1 day, the
+        smallest giving at most ``points``; one over them all for ``points=1``), oldest
+        first. Exact percentiles (numpy's
+        default, linear interpolation); an unknown endpoint is a NotFound."""
+        self.rt.door.check(principal, Action("system.read", Resource("System", "endpoints")))
+        self.deploy.current(endpoint)  # 404 for an unknown endpoint
+        for name, value, top in (("last", last, 1_000_000), ("points", points, 10_000)):
+            if not 1 <= value <= top:
+                raise ValidationFailed(
+                    f"{name}: expected 1 to {top:,}; found {value}", parameter=name
+                )
+        with self.rt.store.transaction() as s:
+            rows = s.execute(
+                select(Prediction.at, Prediction.latency_ms, Prediction.model)
+                .where(
+                    Prediction.endpoint == endpoint,
+                    Prediction.role == "primary",
+                    Prediction.row == 0,
+                )
+                .order_by(Prediction.at.desc())
+                .limit(last)
+            ).all()
+        if not rows:
+            return []
+        at = np.array([r[0].timestamp() for r in rows])
+        ms = np.array([float(r[1]) for r in rows])
+        first, span = float(at.min()), float(at.max() - at.min())
+        if points == 1:  # one point over all of them
+            width, origin = max(span, 1e-6) * (1 + 1e-9), first
+        else:
+            width = next((b for b in _BUCKETS if span / b < points - 1), _BUCKETS[-1])
+            origin = first - first % width
+        index = ((at - origin) // width).astype(np.int64)
+        out = []
+        for i in np.unique(index):
+            sel = index == i
+            p50, p99 = np.percentile(ms[sel], [50, 99])
+            start = datetime.fromtimestamp(origin + int(i) * width, UTC)
+            out.append(
+                LatencyPoint(
+                    start=start,
+                    end=datetime.fromtimestamp(origin + (int(i) + 1) * width, UTC),
+                    rows=int(sel.sum()),
+                    p50_ms=round(float(p50), 3),
+                    p99_ms=round(float(p99), 3),
+                    models=sorted({str(rows[int(j)][2]) for j in np.flatnonzero(sel)}),
+                )
+            )
+        return out
 
     def shadow_comparison(
         self, endpoint: str, rev: RevisionInfo, *, last: int = 10_000

@@ -44,10 +44,18 @@ from steward.policy import Principal
 from steward.registry import ModelService, render_markdown
 from steward.runtime import Runtime
 from steward.serving import ServingService
-from steward.ui.charts import fairness_figure, latency_figure, spend_figure
+from steward.ui.charts import (
+    distribution_figure,
+    distribution_labels,
+    fairness_figure,
+    latency_figure,
+    profile_figure,
+    spend_figure,
+)
+from steward.ui.lineage import KINDS, dataset_graph, model_graph
 from steward.ui.session import COOKIE, SessionSealer
 
-__all__ = ["UI_POST_ROUTES", "create_router"]
+__all__ = ["BASIC_PLOTLY", "UI_POST_ROUTES", "create_router", "plotly_js"]
 
 #: The dashboard's buttons: each is exactly one governed action of the service the API
 #: route of the same action calls (tests/ui checks that each leaves its ledger entry).
@@ -87,7 +95,22 @@ _DONE = {
 _MAX_FORM = 64 * 1024
 
 
-def _plotly_js() -> Path:
+#: plotly.js's basic bundle (scatter, bar, pie: every chart here), from the npm registry
+#: by ``make charts`` (src/steward/ui/js/package-lock.json)
+BASIC_PLOTLY = (
+    Path(__file__).parent
+    / "js"
+    / "node_modules"
+    / "plotly.js-basic-dist-min"
+    / "plotly-basic.min.js"
+)
+
+
+def plotly_js() -> Path:
+    """The plotly.js the dashboard serves: the basic bundle (1.2 MB) when ``make charts``
+    installed it, else the full bundle (4.6 MB) inside the plotly Python package."""
+    if BASIC_PLOTLY.is_file():
+        return BASIC_PLOTLY
     spec = find_spec("plotly")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the plotly package is not installed (pip install plotly)")
@@ -100,6 +123,22 @@ class Soft:
 
     value: Any = None
     error: StewardError | None = None
+
+
+@dataclass
+class Health:
+    """An endpoint's latency against its budget: from the server's own recent requests,
+    or (after a restart, before new traffic) from the newest requests in the log."""
+
+    p50_ms: float | None
+    p99_ms: float | None
+    budget_ms: float
+    requests: int
+    source: str
+
+    @property
+    def within_budget(self) -> bool | None:
+        return None if self.p99_ms is None else self.p99_ms <= self.budget_ms
 
 
 def soft(fn: Callable[[], Any]) -> Soft:
@@ -142,6 +181,7 @@ class Dashboard:
             autoescape=select_autoescape(default=True),
         )
         self.env.globals["category_label"] = lambda c: CATEGORY_LABELS.get(c, c)
+        self.env.globals["kinds"] = KINDS
         self.env.filters["q"] = lambda s: quote(str(s), safe="@")
         self.env.filters["num"] = _num
 
@@ -266,11 +306,25 @@ class Dashboard:
         return RedirectResponse(target, status_code=303)
 
     # -- pages ------------------------------------------------------------------------
+    def health(self, p: Principal, name: str) -> Health:
+        st = self.serving.status(p, name)
+        if st.window:
+            return Health(
+                st.p50_ms, st.p99_ms, st.budget_ms, st.window, f"last {st.window:,} requests"
+            )
+        logged = self.serving.logged_latency(p, name, last=1_000, points=1)
+        if not logged:
+            return Health(None, None, st.budget_ms, 0, "no requests yet")
+        x = logged[0]
+        return Health(
+            x.p50_ms, x.p99_ms, st.budget_ms, x.rows, f"newest {x.rows:,} requests in the log"
+        )
+
     def overview(self, p: Principal) -> tuple[str, dict[str, Any]]:
         endpoints = soft(lambda: self.deploy.endpoints(p))
         health = []
         for e in endpoints.value or []:
-            health.append((e, soft(partial(self.serving.status, p, e.name))))
+            health.append((e, soft(partial(self.health, p, e.name))))
         return "overview.html", {
             "alerts": soft(lambda: self.alerting.alerts(p, state="open")),
             "endpoints": endpoints,
@@ -315,11 +369,30 @@ class Dashboard:
         detail = self.datasets.show(p, ref)
         classes = {c.column: c for c in detail.classification}
         cols = (detail.profile or {}).get("columns", {})
+        # personal columns' values stay off the page: their distributions too
+        shown = [
+            (c.name, cols[c.name])
+            for c in detail.schema_
+            if c.name in cols
+            and (classes.get(c.name) is None or classes[c.name].category == "none")
+            and ((cols[c.name].get("histogram") or {}).get("counts") or cols[c.name].get("top"))
+        ]
+        lineage = soft(lambda: self.datasets.lineage(p, ref))
+        graph = None
+        if lineage.value is not None:
+            models = soft(lambda: self.models.versions(p)).value or []
+            endpoints = soft(lambda: self.deploy.endpoints(p)).value or []
+            graph = dataset_graph(lineage.value, models, endpoints)
         return "dataset.html", {
             "d": detail,
             "classes": classes,
             "profile": cols,
-            "lineage": soft(lambda: self.datasets.lineage(p, ref)),
+            "profile_fig": profile_figure(shown) if shown else None,
+            "hidden": [
+                c.name for c in detail.schema_ if c.name in cols and c.name not in dict(shown)
+            ],
+            "lineage": lineage,
+            "graph": graph,
             "site": soft(lambda: self.governance.site(p, detail.site)),
         }
 
@@ -351,7 +424,16 @@ class Dashboard:
                     if c.kind == "fairness" and c.name.startswith(f"{attr}: ") and c.limit
                 ]
                 charts.append((attr, fairness_figure(attr, data.get("groups", []), limits), data))
+        parents = {}
+        for d in detail.datasets:
+            got = soft(partial(self.datasets.lineage, p, d))
+            if got.value is not None:
+                parents[d] = got.value
+        endpoints = soft(lambda: self.deploy.endpoints(p))
+        holdout = latest.report.holdout if latest is not None else None
         return "model.html", {
+            "graph": model_graph(detail, parents, endpoints.value or [], holdout),
+            "endpoints": endpoints,
             "m": detail,
             "stage": stage,
             "validations": validations,
@@ -363,52 +445,82 @@ class Dashboard:
     def endpoint_list(self, p: Principal) -> tuple[str, dict[str, Any]]:
         endpoints = self.deploy.endpoints(p)
         return "endpoints.html", {
-            "health": [(e, soft(partial(self.serving.status, p, e.name))) for e in endpoints]
+            "health": [(e, soft(partial(self.health, p, e.name))) for e in endpoints]
         }
 
     def endpoint(self, p: Principal, name: str) -> tuple[str, dict[str, Any]]:
         ep = self.deploy.endpoint(p, name)
-        windows = soft(lambda: self.monitoring.windows(p, name))
-        reports: list[Any] = []
-        if windows.value:
-            shortest = min(w.minutes for w in windows.value)
-            latest = [w for w in windows.value if w.minutes == shortest][:6]
-            for w in reversed(latest):
-                got = soft(
-                    partial(
-                        self.monitoring.report,
-                        p,
-                        name,
-                        minutes=w.minutes,
-                        start=w.start,
-                        model=w.model,
-                    )
-                )
-                if got.value is not None:
-                    reports.append(got.value)
+        recent = soft(lambda: self.monitoring.recent(p, name, limit=6))
+        reports = recent.value or []
         features: list[str] = []
         for r in reports:
             for f in r.features:
                 if f.column not in features:
                     features.append(f.column)
         cells = {(i, f.column): f for i, r in enumerate(reports) for f in r.features}
-        budget = self.rt.config.serving.budget_ms(name)
-        points = [
-            {"start": r.start.isoformat(), "p50": r.latency_p50_ms, "p99": r.latency_p99_ms}
-            for r in reports
-            if r.latency_p99_ms is not None
-        ]
         status = soft(lambda: self.serving.status(p, name))
-        budget_ms = status.value.budget_ms if status.value is not None else budget
+        budget_ms = (
+            status.value.budget_ms
+            if status.value is not None
+            else self.rt.config.serving.budget_ms(name)
+        )
+        # per monitoring window once there are a few; before that, from the log
+        series = soft(lambda: self.monitoring.latency(p, name))
+        latency_over = "per monitoring window"
+        if len([x for x in series.value or [] if x.p99_ms is not None]) < 6:
+            series = soft(lambda: self.serving.logged_latency(p, name))
+            latency_over = "of the newest requests in the log, per time bucket"
+        points = [
+            {"start": x.start.isoformat(), "p50": x.p50_ms, "p99": x.p99_ms}
+            for x in series.value or []
+            if x.p99_ms is not None
+        ]
         return "endpoint.html", {
             "e": ep,
             "status": status,
-            "windows": windows,
+            "windows": recent,
             "reports": reports,
             "features": features,
             "cells": cells,
-            "latency_fig": latency_figure(points, budget_ms) if points and budget_ms else None,
+            "latency_fig": (
+                latency_figure(points, budget_ms, over=latency_over)
+                if points and budget_ms
+                else None
+            ),
+            "health": soft(lambda: self.health(p, name)),
             "alerts": soft(lambda: self.alerting.alerts(p, endpoint=name)),
+        }
+
+    def drift(self, p: Principal, name: str, q: dict[str, str]) -> tuple[str, dict[str, Any]]:
+        """One feature in one monitoring window against the model's reference."""
+        column = q.get("feature", "")
+        if not column:
+            raise NotFound("feature: expected ?feature=COLUMN (a column of the drift table)")
+        minutes = q.get("minutes") or None
+        if minutes is not None and (not minutes.isdigit() or len(minutes) > 6):
+            raise ValidationFailed(
+                f"minutes: expected a window length in minutes; found {minutes!r}",
+                parameter="minutes",
+            )
+        start = _parse_day("start", q.get("start"))
+        at = datetime.fromisoformat(start) if start else None
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        dist = self.monitoring.distribution(
+            p,
+            name,
+            column,
+            minutes=int(minutes) if minutes else None,
+            start=at,
+            model=q.get("model") or None,
+        )
+        return "drift.html", {
+            "e": self.deploy.endpoint(p, name),
+            "d": dist,
+            "fig": distribution_figure(dist),
+            "rows": list(
+                zip(distribution_labels(dist), dist.reference, dist.current, strict=False)
+            ),
         }
 
     def cost(self, p: Principal, team: str | None) -> tuple[str, dict[str, Any]]:
@@ -418,7 +530,8 @@ class Dashboard:
             dim: soft(partial(self.costs.report, p, by=[dim], team=team))
             for dim in ("team", "site", "kind", "day")
         }
-        fc = soft(lambda: self.costs.forecast(p, team=team))
+        # a forecast is per team (or endpoint): the all-teams page links to each team's
+        fc = soft(lambda: self.costs.forecast(p, team=team)) if team else Soft()
         anomalies = soft(lambda: self.costs.anomalies(p, team=team))
         fig = None
         if fc.value is not None:
@@ -495,13 +608,13 @@ def create_router(rt: Runtime, identity: IdentityService, serving: ServingServic
     """The dashboard's routes under ``/ui``."""
     ui = Dashboard(rt, identity, serving)
     router = APIRouter(prefix="/ui")
-    plotly_js = _plotly_js()
+    plotly_file = plotly_js()
     static = Path(__file__).parent / "static"
 
     @router.get("/static/plotly.min.js")
     def plotly_static() -> FileResponse:
         return FileResponse(
-            plotly_js,
+            plotly_file,
             media_type="text/javascript",
             headers={"Cache-Control": "public, max-age=86400"},
         )
@@ -599,6 +712,11 @@ def create_router(rt: Runtime, identity: IdentityService, serving: ServingServic
     @router.get("/endpoints/{name}")
     def endpoint(request: Request, name: str) -> Response:
         return ui.page(request, lambda p: ui.endpoint(p, name))
+
+    @router.get("/endpoints/{name}/drift")
+    def drift(request: Request, name: str) -> Response:
+        q = dict(request.query_params)
+        return ui.page(request, lambda p: ui.drift(p, name, q))
 
     @router.post("/endpoints/{name}/rollback")
     async def rollback(request: Request, name: str) -> Response:

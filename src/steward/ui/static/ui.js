@@ -23,11 +23,29 @@
         if (!html) { return; }
         var doc = new DOMParser().parseFromString(html, "text/html");
         var fresh = doc.getElementById(el.id);
-        if (fresh) { el.innerHTML = fresh.innerHTML; draw(el); }
+        if (fresh) { el.innerHTML = fresh.innerHTML; drawAll(el); }
       });
   }
+  // plotly.js (4.6 MB) is fetched only by pages with charts, and only once the page has
+  // loaded: the text is readable at once, the charts follow (the browser caches the file).
+  var loading = null;
+  function withPlotly(done) {
+    if (window.Plotly) { done(); return; }
+    if (!loading) {
+      loading = [];
+      var s = document.createElement("script");
+      s.src = "/ui/static/plotly.min.js";
+      s.async = true;
+      s.onload = function () { loading.forEach(function (f) { f(); }); };
+      document.head.appendChild(s);
+    }
+    loading.push(done);
+  }
+  function drawAll(root) {
+    if (root.querySelector("div.chart[data-figure]")) { withPlotly(function () { draw(root); }); }
+  }
+  window.addEventListener("load", function () { drawAll(document); });
   document.addEventListener("DOMContentLoaded", function () {
-    draw(document);
     document.querySelectorAll("[data-refresh]").forEach(function (el) {
       var every = parseInt(el.getAttribute("data-refresh"), 10) * 1000;
       if (every > 0 && el.id) { setInterval(function () { refresh(el); }, every); }
