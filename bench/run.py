@@ -1,10 +1,11 @@
 """Steward benchmarks: ledger, policy, the door, classification, registering, training, gates,
-serving, streaming, drift, cost.
+serving, streaming, drift, cost, the dashboard's page load.
 
 Run with ``make bench`` (``.venv/bin/python bench/run.py --output docs/benchmarks.md``).
 The ledger, policy and door measurements run on a fresh home on SQLite and on a
 throw-away PostgreSQL database; datasets, training and gates on fresh SQLite homes. The
-results are written as Markdown to ``--output``.
+results are written as Markdown to ``--output``; with ``--only ui`` the dashboard's
+section is put into the existing ``--output`` file, the other sections left as they are.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from report_cost import cost_sections
 from report_drift import drift_sections
 from report_serving import serving_sections
 from report_stream import stream_sections
+from report_ui import with_ui
 from serving_bench import ServingResult, bench_serving
 from stats import Sample, VerifyResult, measure, time_once
 from steward.audit import EntryDraft
@@ -45,6 +47,7 @@ from steward.runtime import Runtime
 from steward.store import Store, governed_writes
 from stream_bench import StreamResult, bench_stream
 from training_bench import TrainingResult, bench_training
+from ui_bench import UIBenchResult, bench_ui
 
 ALICE = Principal("alice")
 SITE = "eu-fra"
@@ -359,9 +362,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="a small smoke run (not for docs)")
     parser.add_argument(
         "--only",
-        choices=["core", "datasets", "training", "gates", "serving", "stream", "drift", "cost"],
+        choices=[
+            "core",
+            "datasets",
+            "training",
+            "gates",
+            "serving",
+            "stream",
+            "drift",
+            "cost",
+            "ui",
+        ],
         help="run one group only: core (ledger, policy, door), datasets, training, gates, "
-        "serving, stream, drift or cost",
+        "serving, stream, drift, cost or ui (the dashboard's page load; written into the "
+        "existing --output, its other sections kept)",
     )
     args = parser.parse_args(argv)
     sz = Sizes.quick() if args.quick else Sizes()
@@ -444,8 +458,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "cost"):
         costed = bench_cost(args.quick, log=log)
 
+    uied: UIBenchResult | None = None
+    if args.only in (None, "ui"):
+        uied = bench_ui(args.quick, log=log)
+
     meta["load_after"] = load_average()
     meta["duration"] = time.perf_counter() - t0
+    if args.only == "ui" and args.output and args.output.exists():
+        args.output.write_text(with_ui(args.output.read_text("utf-8"), uied, 16), encoding="utf-8")
+        log(f"wrote section 16 into {args.output} ({meta['duration']:.0f} s)")
+        return 0
     text = render(meta, results, skipped, classified, registered, trained, gated, drifted, costed)
     if served is not None:
         text += "\n".join(serving_sections(served, 12)) + "\n"
@@ -455,6 +477,8 @@ def main(argv: list[str] | None = None) -> int:
         text += "\n".join(drift_sections(drifted, 14)) + "\n"
     if costed is not None:
         text += "\n".join(cost_sections(costed, 15)) + "\n"
+    if uied is not None:
+        text = with_ui(text, uied, 16)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text, encoding="utf-8")

@@ -71,6 +71,13 @@ def _truncate(url: str) -> None:
     eng.dispose()
 
 
+@pytest.fixture(scope="module")
+def pg_module_database(pg_database: str) -> str:
+    """The session's PostgreSQL database, emptied, for a home one test module shares."""
+    _truncate(pg_database)
+    return pg_database
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":

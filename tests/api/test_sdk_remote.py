@@ -8,53 +8,28 @@ field by field, errors included.
 from __future__ import annotations
 
 import io
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from steward import Steward
-from steward.api import create_app
+from steward.api import background_server, create_app
 from steward.config import Home
 from steward.errors import NotFound, PolicyDenied, Unauthenticated, ValidationFailed
 from steward.identity import CreatedToken
 from steward.runtime import Runtime
 
 START_TIMEOUT = 10.0
-STOP_TIMEOUT = 10.0
 
 
 @pytest.fixture
 def server_url(rt: Runtime) -> Iterator[str]:
     """The base URL of a uvicorn server running ``create_app(rt)``; stopped afterwards."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))  # the kernel picks a free port; uvicorn serves this socket
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        create_app(rt), http="h11", ws="none", lifespan="off", log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_TIMEOUT
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            sock.close()
-            pytest.fail("uvicorn did not start within the time limit")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(STOP_TIMEOUT)
-        sock.close()
-        assert not thread.is_alive(), "uvicorn did not stop"
+    with background_server(
+        create_app(rt), http="h11", ws="none", lifespan="off", timeout=START_TIMEOUT
+    ) as url:
+        yield url
 
 
 @pytest.fixture

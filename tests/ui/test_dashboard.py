@@ -11,25 +11,22 @@ is skipped with a notice; with ``STEWARD_REQUIRE_SERVICES=1`` it fails.
 from __future__ import annotations
 
 import os
-import socket
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "gates"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "serving"))
+sys.path.insert(0, str(Path(__file__).parent))
+import uiserver
 from gatesdata import SUITE, register_split, train_model, with_suite
 from test_v2 import approved
 
-from conftest import _truncate
-from steward.api import create_app
 from steward.audit import LedgerFilter
 from steward.config import init_home
 from steward.deploy import DeployService
@@ -39,18 +36,13 @@ from steward.monitoring import AlertService
 from steward.policy import Principal
 from steward.runtime import Runtime
 
-CHROMIUM = "/usr/bin/chromium"
 ADMIN, BOB = Principal("admin"), Principal("bob")
 # the suite with fairness (lax example limits) and no champion hurdle, so each model passes
 FAIR = SUITE | {"champion": {"margin": 1.0}}
 
-if not Path(CHROMIUM).exists():
-    msg = f"Chromium not found at {CHROMIUM}: install it with 'apt-get install -y chromium'"
-    if os.environ.get("STEWARD_REQUIRE_SERVICES") == "1":
-        raise RuntimeError(f"STEWARD_REQUIRE_SERVICES=1 but {msg}")
-    pytest.skip(msg, allow_module_level=True)
+uiserver.require_chromium()
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 
 class Site:
@@ -64,8 +56,7 @@ def site(
 ) -> Iterator[Site]:
     saved = os.environ.pop("STEWARD_DATABASE_URL", None)
     if request.param == "postgresql":
-        url: str = request.getfixturevalue("pg_database")
-        _truncate(url)
+        url: str = request.getfixturevalue("pg_module_database")
         os.environ["STEWARD_DATABASE_URL"] = url
     try:
         home = with_suite(init_home(tmp_path_factory.mktemp(f"ui-{request.param}") / "home"), FAIR)
@@ -89,41 +80,20 @@ def site(
     deploy.deploy(ADMIN, canary, endpoint="credit", strategy="canary", percent=20)
     identity = IdentityService(rt)
     tokens = {u: identity.create_token(ADMIN, user=u).token for u in ("admin", "alice", "bob")}
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(rt), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start in 20 s"
-        time.sleep(0.05)
     refs = {"live": live, "canary": canary, "waiting": waiting, "train": train, "hold": hold}
-    yield Site(f"http://127.0.0.1:{port}", rt, tokens, refs)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with uiserver.live_server(rt) as url:
+        yield Site(url, rt, tokens, refs)
     rt.close()
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"], headless=True
-        )
+    with uiserver.chromium() as b:
         yield b
-        b.close()
 
 
 def sign_in(browser: Browser, site: Site, user: str, **ctx: Any) -> Page:
-    page = browser.new_context(**ctx).new_page()
-    page.goto(f"{site.url}/ui/login")
-    page.fill("#token", site.tokens[user])
-    page.click("button[type=submit]")
-    expect(page.locator("#whoami")).to_have_text(user)
+    page: Page = uiserver.sign_in(browser, site.url, site.tokens[user], user, **ctx)
     return page
 
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import threading
+import sys
 import time
 from collections import deque
 from collections.abc import Iterator
@@ -25,10 +24,11 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
-from steward.api import create_app
+sys.path.insert(0, str(Path(__file__).parent))
+import uiserver
+
 from steward.cli.main import app
 from steward.config import Home
 from steward.cost import CostService
@@ -40,7 +40,6 @@ from steward.policy import Principal
 from steward.registry import ModelService
 from steward.runtime import Runtime
 
-CHROMIUM = "/usr/bin/chromium"
 ADMIN = Principal("admin")
 MAX_PAGES = 400
 #: what the demo shifts in the broker's traffic (step 24) and the monitor flags
@@ -51,13 +50,9 @@ APPROVED = "hmda-deny@2"  # validated, approved by bob and promoted (step 15)
 # building the demo (a minute or two) is inside the first test's time
 pytestmark = pytest.mark.timeout(900)
 
-if not Path(CHROMIUM).exists():
-    msg = f"Chromium not found at {CHROMIUM}: install it with 'apt-get install -y chromium'"
-    if os.environ.get("STEWARD_REQUIRE_SERVICES") == "1":
-        raise RuntimeError(f"STEWARD_REQUIRE_SERVICES=1 but {msg}")
-    pytest.skip(msg, allow_module_level=True)
+uiserver.require_chromium()
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 
 @dataclass
@@ -95,21 +90,8 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
     rt = Runtime.open(Home(path))
     identity = IdentityService(rt)
     tokens = {u: identity.create_token(ADMIN, user=u).token for u in ("admin", "alice", "bob")}
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(rt), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "the server did not start in 20 s"
-        time.sleep(0.05)
-    yield Demo(f"http://127.0.0.1:{port}", rt, tokens, result.stdout)
-    server.should_exit = True
-    thread.join(timeout=10)
+    with uiserver.live_server(rt) as url:
+        yield Demo(url, rt, tokens, result.stdout)
     rt.close()
     if saved is not None:
         os.environ["STEWARD_DATABASE_URL"] = saved
@@ -117,20 +99,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--headless=new"], headless=True
-        )
+    with uiserver.chromium() as b:
         yield b
-        b.close()
 
 
 def sign_in(browser: Browser, demo: Demo, user: str) -> Page:
-    page = browser.new_context(viewport={"width": 1366, "height": 900}).new_page()
-    page.goto(f"{demo.url}/ui/login")
-    page.fill("#token", demo.tokens[user])
-    page.click("button[type=submit]")
-    expect(page.locator("#whoami")).to_have_text(user)
+    page: Page = uiserver.sign_in(
+        browser, demo.url, demo.tokens[user], user, viewport={"width": 1366, "height": 900}
+    )
     return page
 
 

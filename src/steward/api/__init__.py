@@ -5,5 +5,6 @@ changes state is one governed action. Errors are ``{"error", "message", "details
 """
 
 from steward.api.app import MUTATING_ROUTES, READ_ONLY_ROUTES, create_app
+from steward.api.background import background_server
 
-__all__ = ["MUTATING_ROUTES", "READ_ONLY_ROUTES", "create_app"]
+__all__ = ["MUTATING_ROUTES", "READ_ONLY_ROUTES", "background_server", "create_app"]

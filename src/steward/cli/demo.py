@@ -393,14 +393,11 @@ def _training(home: Path, alice: Steward, bob: Steward) -> dict[str, Any]:
 def _serving(admin: Steward, alice: Steward, bob: Steward, trained: dict[str, Any]) -> None:
     """Deploy with residency, serve over OIP v2 from a real server, feedback, canary,
     rollback and the endpoint's status."""
-    import socket
-    import threading
     import time
 
     import httpx
-    import uvicorn
 
-    from steward.api import create_app
+    from steward.api import background_server, create_app
 
     model, frame = trained["approved"], trained["frame"]
     _step(17, f"admin deploys {model} to endpoint credit at eu-fra; the same model at us-east")
@@ -420,20 +417,7 @@ def _serving(admin: Steward, alice: Steward, bob: Steward, trained: dict[str, An
         _deny(exc)
 
     # a real server in this process, on a free port: what `steward server` runs
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = create_app(admin.runtime)
-    server = uvicorn.Server(
-        uvicorn.Config(app, log_level="warning", lifespan="on", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    url = f"http://127.0.0.1:{port}"
-    try:
+    with background_server(create_app(admin.runtime), lifespan="on") as url:
         scoped = admin.create_token(user="alice", name="credit-app", endpoint="credit")
         app_client = Steward(url=url, token=scoped.token)
         # yes/no columns arrive as booleans, as the registered data holds them
@@ -575,9 +559,6 @@ def _serving(admin: Steward, alice: Steward, bob: Steward, trained: dict[str, An
         )
         ops.close()
         app_client.close()
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 def _monitoring(
