@@ -203,3 +203,42 @@ def test_the_served_plotly_is_the_basic_bundle_of_the_python_packages_version() 
     assert plotly_js() == BASIC_PLOTLY
     head = BASIC_PLOTLY.read_text(encoding="utf-8")[:400]
     assert f"v{meta['version']}" in head  # the banner names the bundle's version
+
+
+def test_a_drift_cell_shows_the_number_its_verdict_is_on_and_shades_with_it() -> None:
+    from steward.kernels.drift.results import is_drift
+    from steward.monitoring import ColumnVerdict
+    from steward.ui.views import drift_measure
+
+    def cell(method: str, score: float, p: float | None, threshold: float) -> ColumnVerdict:
+        verdict = is_drift(method, p if p is not None else score, threshold)  # type: ignore[arg-type]
+        return ColumnVerdict(
+            column="x",
+            kind="numeric",
+            status="drifted" if verdict else "stable",
+            method=method,
+            score=score,
+            p_value=p,
+            threshold=threshold,
+        )
+
+    cases = [
+        cell("wasserstein", 0.04, None, 0.1),
+        cell("wasserstein", 0.1, None, 0.1),
+        cell("wasserstein", 2.2, None, 0.1),
+        cell("ks", 0.31, 0.2, 0.05),
+        cell("ks", 0.9, 0.0001, 0.05),
+        cell("chisquare", 12.0, 0.04, 0.05),
+        cell("jensenshannon", 0.07, None, 0.1),
+    ]
+    for c in cases:
+        m = drift_measure(c)
+        # shaded past the threshold exactly when the kernel says it drifted
+        assert (m["severity"] >= 0.15) == (c.status == "drifted"), (c, m)
+        assert 0 <= m["severity"] <= 0.45
+        shown = c.p_value if c.method in ("ks", "chisquare") else c.score
+        assert f"{shown:,.3f}" in m["text"] and m["text"].startswith(c.method)
+    assert drift_measure(cases[0])["severity"] == 0.0  # below half the threshold: no shade
+    assert drift_measure(cases[2])["severity"] == 0.45  # far past it: the deepest shade
+    untested = ColumnVerdict(column="x", kind="masked", status="not_tested", reason="masked")
+    assert drift_measure(untested) == {"text": "masked", "severity": None}

@@ -182,6 +182,7 @@ class Dashboard:
         )
         self.env.globals["category_label"] = lambda c: CATEGORY_LABELS.get(c, c)
         self.env.globals["kinds"] = KINDS
+        self.env.globals["drift_measure"] = drift_measure
         self.env.filters["q"] = lambda s: quote(str(s), safe="@")
         self.env.filters["num"] = _num
 
@@ -580,6 +581,26 @@ class Dashboard:
             "verify": soft(lambda: self.governance.verify(p)),
             "checkpoints": soft(lambda: self.governance.checkpoints(p)),
         }
+
+
+#: drift tests whose verdict is on a p-value (drift below the threshold)
+_P_VALUE_TESTS = ("ks", "chisquare", "z")
+
+
+def drift_measure(c: Any) -> dict[str, Any]:
+    """A drift cell's text (test, the number the verdict is on, the threshold) and shade:
+    0 up to half the threshold, rising to 0.45 at twice it (``severity`` None when untested).
+    For a distance the ratio is ``score / threshold``; for a p-value ``threshold / p``."""
+    method = c.method or ""
+    if c.threshold is None or c.score is None:
+        return {"text": method or (c.reason or c.status).replace("_", " "), "severity": None}
+    if method in _P_VALUE_TESTS and c.p_value is not None:
+        ratio = c.threshold / max(c.p_value, 1e-12)
+        text = f"{method} p = {_num(c.p_value, 3)} / {_num(c.threshold, 3)}"
+    else:
+        ratio = c.score / c.threshold if c.threshold else 0.0
+        text = f"{method} {_num(c.score, 3)} / {_num(c.threshold, 3)}"
+    return {"text": text, "severity": round(0.45 * min(max(ratio - 0.5, 0.0) / 1.5, 1.0), 3)}
 
 
 def _num(value: Any, digits: int = 3) -> str:
