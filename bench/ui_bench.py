@@ -66,7 +66,9 @@ PAGES: list[tuple[str, str, str]] = [
     ("model", "A model with fairness charts (hmda-deny@2)", "/ui/models/hmda-deny@2"),
     ("endpoints", "Endpoints", "/ui/endpoints"),
     ("endpoint", "The demo's endpoint (credit)", "/ui/endpoints/credit"),
-    ("cost", "Cost", "/ui/cost"),
+    ("cost", "Cost, all teams", "/ui/cost"),
+    ("cost-team", "Cost of team risk (forecast chart)", "/ui/cost?team=risk"),
+    ("drift", "Drift of lvrat in a window", "/ui/endpoints/credit/drift?feature=lvrat"),
     ("audit", "Audit", "/ui/audit"),
 ]
 #: what is measured per load, in the order the report shows it

@@ -35,7 +35,7 @@ from steward.cost import CostService
 from steward.datasets import DatasetService
 from steward.deploy import DeployService
 from steward.identity import IdentityService
-from steward.monitoring import AlertService
+from steward.monitoring import AlertService, MonitoringService
 from steward.policy import Principal
 from steward.registry import ModelService
 from steward.runtime import Runtime
@@ -230,6 +230,42 @@ def test_the_admin_crawl_reaches_every_page_and_none_fails(demo: Demo, crawl: Cr
     assert {"overview", "datasets-detail", "models-detail", "endpoints-detail", "cost-team"} <= set(
         crawl.shots
     )
+    # the drift table links each tested feature of each window to its own page
+    reports = MonitoringService(rt).recent(ADMIN, ENDPOINT)
+    want = {(f.column, r.model) for r in reports for f in r.features if f.status != "not_tested"}
+    reached = set()
+    for target in crawl.pages:
+        parts = urlsplit(target)
+        if parts.path == f"/ui/endpoints/{ENDPOINT}/drift":
+            q = parse_qs(parts.query)
+            reached.add((q["feature"][0], q["model"][0]))
+    assert want and want <= reached, f"drift pages never reached: {sorted(want - reached)}"
+
+
+def test_the_drifted_feature_compares_reference_and_window(browser: Browser, demo: Demo) -> None:
+    page = sign_in(browser, demo, "admin")
+    page.goto(f"{demo.url}/ui/endpoints/{ENDPOINT}")
+    cell = page.locator("#drift tr", has=page.locator("td", has_text=re.compile(f"^{DRIFTED}$")))
+    cell.locator("a").last.click()  # the newest window: the shifted traffic
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Drift of {DRIFTED}")
+    expect(page.locator("#verdict")).to_contain_text("✖ drifted")
+    expect(page.locator("#distribution-chart")).to_have_attribute("data-drawn", "1")
+    # the table's shares: each side sums to 100 %, and the window moved to higher values
+    rows = page.locator("#distribution table").last.locator("tr")
+    ref, cur = [], []
+    for i in range(1, rows.count()):
+        cells = rows.nth(i).locator("td").all_inner_texts()
+        ref.append(float(cells[1].rstrip("%")))
+        cur.append(float(cells[2].rstrip("%")))
+    assert sum(ref) == pytest.approx(100, abs=1.5) and sum(cur) == pytest.approx(100, abs=1.5)
+    mean = [
+        float(x)
+        for x in page.locator("#distribution table")
+        .first.locator("tr", has_text="mean")
+        .locator("td")
+        .all_inner_texts()
+    ]
+    assert mean[1] > mean[0]  # the demo shifts lvrat upwards
 
 
 @pytest.mark.parametrize("user", ["bob", "alice"])
