@@ -39,6 +39,7 @@ from steward.errors import (
 from steward.gates import GateService
 from steward.governance import GovernanceService
 from steward.identity import IdentityService
+from steward.kernels.drift import P_VALUE_METHODS
 from steward.monitoring import AlertService, MonitoringService
 from steward.policy import Principal
 from steward.registry import ModelService, render_markdown
@@ -583,10 +584,6 @@ class Dashboard:
         }
 
 
-#: drift tests whose verdict is on a p-value (drift below the threshold)
-_P_VALUE_TESTS = ("ks", "chisquare", "z")
-
-
 def drift_measure(c: Any) -> dict[str, Any]:
     """A drift cell's text (test, the number the verdict is on, the threshold) and shade:
     0 up to half the threshold, rising to 0.45 at twice it (``severity`` None when untested).
@@ -594,7 +591,7 @@ def drift_measure(c: Any) -> dict[str, Any]:
     method = c.method or ""
     if c.threshold is None or c.score is None:
         return {"text": method or (c.reason or c.status).replace("_", " "), "severity": None}
-    if method in _P_VALUE_TESTS and c.p_value is not None:
+    if method in P_VALUE_METHODS and c.p_value is not None:
         ratio = c.threshold / max(c.p_value, 1e-12)
         text = f"{method} p = {_num(c.p_value, 3)} / {_num(c.threshold, 3)}"
     else:
