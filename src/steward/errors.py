@@ -38,6 +38,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "ValidationFailed",
+    "require_count",
 ]
 
 
@@ -76,6 +77,17 @@ class ValidationFailed(StewardError):
     code = "validation_failed"
     status = 422
     exit_code = 2
+
+
+def require_count(name: str, value: int, high: int) -> int:
+    """``value`` if it is a whole number from 1 to ``high``; else a ValidationFailed that
+    names the parameter (``details["parameter"]``)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        raise ValidationFailed(
+            f"{name}: expected a whole number from 1 to {high:,}; found {value!r}",
+            parameter=name,
+        )
+    return value
 
 
 class Unauthenticated(StewardError):

@@ -332,7 +332,6 @@ class Meter:
                 select(StoredObject.team, StoredObject.site, func.sum(StoredObject.size)),
                 StoredObject.created_at,
                 StoredObject.team,
-                (StoredObject.team, StoredObject.site),
             ),
             (
                 "datasets",
@@ -341,7 +340,6 @@ class Meter:
                 ),
                 DatasetVersion.created_at,
                 Dataset.team,
-                (Dataset.team, DatasetVersion.site),
             ),
             (
                 "datasets",
@@ -350,7 +348,6 @@ class Meter:
                 .join(Dataset, Dataset.id == DatasetVersion.dataset_id),
                 DatasetCopy.created_at,
                 Dataset.team,
-                (Dataset.team, DatasetCopy.to_site),
             ),
             (
                 "models",
@@ -359,16 +356,16 @@ class Meter:
                 ),
                 ModelVersion.created_at,
                 Model.team,
-                (Model.team, ModelVersion.site),
             ),
         ]
         out = []
-        for what, q, created, owner, groups in queries:
+        for what, q, created, owner in queries:
             if before is not None:
                 q = q.where(created < before)
             if team is not None:
                 q = q.where(owner == team)
-            for t, site, nbytes in s.execute(q.group_by(*groups)).all():
+            # grouped by what each query selects before its sum: the owner's team and site
+            for t, site, nbytes in s.execute(q.group_by(*q.selected_columns[:2])).all():
                 out.append((what, t, site, int(nbytes or 0)))
         return out
 

@@ -728,14 +728,7 @@ class CostService:
                 day=first + timedelta(days=offset + a.index),
                 team=team,
                 endpoint=endpoint,
-                value=a.value,
-                expected=a.expected,
-                lower=a.lower,
-                upper=a.upper,
-                impact=a.impact,
-                impact_pct=a.impact_pct,
-                direction=a.direction,
-                method=a.method,
+                **{k: v for k, v in a.to_dict().items() if k != "index"},
             )
             for a in found
         ]

@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from steward.deploy import DeployService
 from steward.door import Action
-from steward.errors import NotFound, ValidationFailed
+from steward.errors import NotFound, ValidationFailed, require_count
 from steward.kernels.drift import TableDrift, cusum, page_hinkley, table_drift
 from steward.kernels.profile import CategoricalProfile, ColumnProfile, NumericProfile, TableProfile
 from steward.monitoring.alerts import SERVICE, AlertInfo, AlertService
@@ -435,7 +435,7 @@ class MonitoringService:
         fresh (evaluated after the window's last rows and the endpoint's last label);
         the others are evaluated again."""
         self._check(principal, endpoint)
-        limit = _check_count("limit", limit, 1000)
+        limit = require_count("limit", limit, 1000)
         self.ingest(endpoint)
         minutes = minutes or self._shortest()
         with self.rt.store.transaction() as s:
@@ -462,7 +462,7 @@ class MonitoringService:
         the shortest), oldest first, each over every model that answered in the window.
         Read from the stored latency profiles; nothing is evaluated."""
         self._check(principal, endpoint)
-        limit = _check_count("limit", limit, 10_000)
+        limit = require_count("limit", limit, 10_000)
         self.ingest(endpoint)
         minutes = minutes or self._shortest()
         with self.rt.store.transaction() as s:
@@ -526,7 +526,7 @@ class MonitoringService:
         :meth:`report`) beside the model's reference profile, with the window's drift
         verdict for it (from its stored report while fresh, else from a new evaluation)."""
         self._check(principal, endpoint)
-        bins = _check_count("bins", bins, 1000)
+        bins = require_count("bins", bins, 1000)
         self.ingest(endpoint)
         part = "predictions" if column == "prediction" else "features"
         with self.rt.store.transaction() as s:
@@ -763,16 +763,6 @@ def _moments(profile: dict[str, Any]) -> dict[str, tuple[float, float, int]]:
 
 def _round(x: float | None) -> float | None:
     return None if x is None else round(float(x), 3)
-
-
-def _check_count(name: str, value: int, high: int) -> int:
-    """``value`` as an int in ``[1, high]``, or a ValidationFailed naming the parameter."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
-        raise ValidationFailed(
-            f"{name}: expected a whole number from 1 to {high}; found {value!r}",
-            parameter=name,
-        )
-    return value
 
 
 def _stored(w: MonitorWindow, labelled: datetime | None) -> WindowReport | None:

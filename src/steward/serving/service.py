@@ -37,7 +37,13 @@ from steward.datasets import DatasetService
 from steward.datasets.mask import derive_key
 from steward.deploy import DeployService, RevisionInfo
 from steward.door import Action
-from steward.errors import NotFound, QuotaExceeded, StewardError, ValidationFailed
+from steward.errors import (
+    NotFound,
+    QuotaExceeded,
+    StewardError,
+    ValidationFailed,
+    require_count,
+)
 from steward.kernels.routing import routes_to_candidate
 from steward.metering import month_bounds
 from steward.policy import Principal, Resource
@@ -335,15 +341,12 @@ class ServingService:
         """p50 and p99 of the endpoint's newest ``last`` requests in the prediction log
         (primary answers, one per request), in equal time buckets (1 s to 1 day, the
         smallest giving at most ``points``; one over them all for ``points=1``), oldest
-        first. Exact percentiles (numpy's
-        default, linear interpolation); an unknown endpoint is a NotFound."""
+        first. Exact percentiles (numpy's default, linear interpolation); an unknown
+        endpoint is a NotFound."""
         self.rt.door.check(principal, Action("system.read", Resource("System", "endpoints")))
         self.deploy.current(endpoint)  # 404 for an unknown endpoint
-        for name, value, top in (("last", last, 1_000_000), ("points", points, 10_000)):
-            if not 1 <= value <= top:
-                raise ValidationFailed(
-                    f"{name}: expected 1 to {top:,}; found {value}", parameter=name
-                )
+        require_count("last", last, 1_000_000)
+        require_count("points", points, 10_000)
         with self.rt.store.transaction() as s:
             rows = s.execute(
                 select(Prediction.at, Prediction.latency_ms, Prediction.model)

@@ -25,16 +25,29 @@ KINDS = {
 }
 
 
+#: where a node of each kind links to (its label is the ref or name); runs have no page
+PAGES = {
+    "dataset": "/ui/datasets/",
+    "holdout": "/ui/datasets/",
+    "model": "/ui/models/",
+    "endpoint": "/ui/endpoints/",
+}
+
+
 @dataclass
 class GraphNode:
     key: str
     label: str
     kind: str
-    href: str | None = None
     note: str = ""
     focus: bool = False
     x: int = 0
     y: int = 0
+
+    @property
+    def href(self) -> str | None:
+        page = PAGES.get(self.kind)
+        return None if page is None else page + quote(self.label, safe="@")
 
 
 @dataclass
@@ -97,20 +110,10 @@ class Graph:
         return out
 
 
-def _q(ref: str) -> str:
-    return quote(ref, safe="@")
-
-
 def _ancestors(g: Graph, node: Any) -> None:
     """A dataset version's parents (a ``LineageNode`` tree) into the graph."""
     for parent in node.parents:
-        g.add(
-            parent.ref,
-            parent.ref,
-            "dataset",
-            href=f"/ui/datasets/{_q(parent.ref)}",
-            note=parent.transform,
-        )
+        g.add(parent.ref, parent.ref, "dataset", note=parent.transform)
         _ancestors(g, parent)
         g.link(parent.ref, node.ref)
 
@@ -128,7 +131,6 @@ def _deployments(g: Graph, model_ref: str, endpoints: list[Any]) -> None:
                     key,
                     e.name,
                     "endpoint",
-                    href=f"/ui/endpoints/{quote(e.name)}",
                     note=f"at {e.site}" + (", serving now" if now else ", earlier revisions"),
                 )
                 g.link(model_ref, key, "solid" if now else "dashed")
@@ -146,22 +148,15 @@ def model_graph(
     on, the model, and every endpoint that served it (dashed: not any more)."""
     g = Graph()
     for ref in model.datasets:
-        g.add(ref, ref, "dataset", href=f"/ui/datasets/{_q(ref)}", note="training data")
+        g.add(ref, ref, "dataset", note="training data")
         if ref in parents:
             _ancestors(g, parents[ref])
     job = f"job:{model.job_id}" if model.job_id else None
     if job:
         g.add(job, f"run {model.job_id[:12]}", "job", note=f"by {model.created_by}")
     if holdout:
-        g.add(holdout, holdout, "holdout", href=f"/ui/datasets/{_q(holdout)}", note="validated on")
-    g.add(
-        model.ref,
-        model.ref,
-        "model",
-        href=f"/ui/models/{_q(model.ref)}",
-        note=model.stage,
-        focus=True,
-    )
+        g.add(holdout, holdout, "holdout", note="validated on")
+    g.add(model.ref, model.ref, "model", note=model.stage, focus=True)
     for ref in model.datasets:
         g.link(ref, job or model.ref)
     if job:
@@ -176,18 +171,11 @@ def dataset_graph(lineage: Any, models: list[Any], endpoints: list[Any]) -> Grap
     """A dataset version's lineage: the versions it was derived from, the version, the
     models trained on it and the endpoints that served them."""
     g = Graph()
-    g.add(
-        lineage.ref,
-        lineage.ref,
-        "dataset",
-        href=f"/ui/datasets/{_q(lineage.ref)}",
-        note=lineage.transform,
-        focus=True,
-    )
+    g.add(lineage.ref, lineage.ref, "dataset", note=lineage.transform, focus=True)
     _ancestors(g, lineage)
     for m in models:
         if lineage.ref in m.datasets:
-            g.add(m.ref, m.ref, "model", href=f"/ui/models/{_q(m.ref)}", note=m.stage)
+            g.add(m.ref, m.ref, "model", note=m.stage)
             g.link(lineage.ref, m.ref)
             _deployments(g, m.ref, endpoints)
     return g.layout()

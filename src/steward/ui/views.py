@@ -707,21 +707,21 @@ def create_router(rt: Runtime, identity: IdentityService, serving: ServingServic
     def model(request: Request, ref: str) -> Response:
         return ui.page(request, lambda p: ui.model(p, ref))
 
-    @router.post("/models/{ref}/approve")
-    async def approve(request: Request, ref: str) -> Response:
+    async def decide(request: Request, ref: str, approve: bool) -> Response:
         def do(p: Principal, form: dict[str, str]) -> str:
-            ui.gates.decide(p, ref, approve=True, note=form.get("note", "")[:4000])
-            return f"/ui/models/{quote(ref, safe='@')}?done=approved"
+            ui.gates.decide(p, ref, approve=approve, note=form.get("note", "")[:4000])
+            done = "approved" if approve else "rejected"
+            return f"/ui/models/{quote(ref, safe='@')}?done={done}"
 
         return await ui.action(request, do, lambda p: ui.model(p, ref))
+
+    @router.post("/models/{ref}/approve")
+    async def approve(request: Request, ref: str) -> Response:
+        return await decide(request, ref, approve=True)
 
     @router.post("/models/{ref}/reject")
     async def reject(request: Request, ref: str) -> Response:
-        def do(p: Principal, form: dict[str, str]) -> str:
-            ui.gates.decide(p, ref, approve=False, note=form.get("note", "")[:4000])
-            return f"/ui/models/{quote(ref, safe='@')}?done=rejected"
-
-        return await ui.action(request, do, lambda p: ui.model(p, ref))
+        return await decide(request, ref, approve=False)
 
     @router.get("/endpoints")
     def endpoints(request: Request) -> Response:
