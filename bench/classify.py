@@ -2,7 +2,9 @@
 a 1,000,000-row x 20-column CSV within a memory bound.
 
 Classification: the labelled table of :mod:`pii_table` (15 personal columns of 15 types,
-5 non-personal ones) is classified by Steward exactly as registration does it
+5 non-personal ones) is classified twice, under its multilingual column names ("hinted")
+and under names that give nothing away (``c01`` ... ``c20``, "unhinted"), by Steward exactly
+as registration does it
 (:class:`steward.datasets.scan.TableScan` over batches of ``BATCH_ROWS`` rows: every
 cell's format counted, the first 1,000 values of each column plus one value per format
 validated), and by Presidio's batch analyzer (:mod:`presidio_run`) over the first rows of
@@ -35,12 +37,14 @@ from pii_table import labelled_table
 from presidio_run import PresidioResult, column_scores, presidio_problem, presidio_scan, to_steward
 from steward.datasets.io import BATCH_ROWS
 from steward.datasets.scan import TableScan
+from steward.kernels.pii.hints import name_hints
 
 __all__ = [
     "ClassifyResult",
     "RegisterResult",
     "bench_classification",
     "bench_register",
+    "opaque_names",
 ]
 
 SAMPLE_ROWS = 1000  # the default privacy.sample_rows
@@ -71,6 +75,15 @@ class ClassifyResult:
     presidio_types: dict[str, str | None] = field(default_factory=dict)
     presidio_scores: dict[str, tuple[float, float]] = field(default_factory=dict)
     generate_seconds: float = 0.0
+    # The same table with column names that give nothing away (hinted name -> opaque one)
+    # and what each classifier said then, keyed by the hinted name.
+    opaque_names: dict[str, str] = field(default_factory=dict)
+    unhinted_steward_times: list[float] = field(default_factory=list)
+    unhinted_steward_types: dict[str, str | None] = field(default_factory=dict)
+    unhinted_steward_scores: dict[str, tuple[float, float]] = field(default_factory=dict)
+    unhinted_presidio: PresidioResult | None = None
+    unhinted_presidio_types: dict[str, str | None] = field(default_factory=dict)
+    unhinted_presidio_scores: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def cells(self) -> int:
@@ -102,6 +115,16 @@ def steward_classify(table: pa.Table) -> tuple[float, list[Any]]:
     return time.perf_counter() - t0, classes
 
 
+def opaque_names(names: list[str]) -> dict[str, str]:
+    """Column names that give nothing away (``c01``, ``c02`` ...), checked against the
+    classifier's hint tables so that the unhinted run is honest."""
+    out = {n: f"c{i + 1:02d}" for i, n in enumerate(names)}
+    hinted = [o for o in out.values() if name_hints(o).types or name_hints(o).national_id]
+    if hinted:
+        raise RuntimeError(f"opaque column names hint at a class: {hinted}")
+    return out
+
+
 def bench_classification(
     rows: int, presidio_rows: int, repeats: int, log: Any = print
 ) -> ClassifyResult:
@@ -126,6 +149,17 @@ def bench_classification(
         generate_seconds=generated,
     )
     log(f"[datasets] Steward: {result.steward_rate:,.0f} cells/s")
+    names = opaque_names(table.column_names)
+    back = {o: n for n, o in names.items()}
+    opaque = table.rename_columns([names[n] for n in table.column_names])
+    result.opaque_names = names
+    for _ in range(repeats):
+        seconds, classes = steward_classify(opaque)
+        result.unhinted_steward_times.append(seconds)
+    result.unhinted_steward_types = {back[c.column]: c.pii_type for c in classes}
+    result.unhinted_steward_scores = column_scores(truth, result.unhinted_steward_types)
+    right = sum(result.unhinted_steward_types[c] == t for c, t in truth.items())
+    log(f"[datasets] Steward, unhinted names: {right}/{len(truth)} columns right")
     problem = presidio_problem()
     if problem is not None:
         result.presidio_problem = problem
@@ -137,6 +171,13 @@ def bench_classification(
     result.presidio_types = {c: to_steward(e) for c, e in presidio.column_entity.items()}
     result.presidio_scores = column_scores(truth, result.presidio_types)
     log(f"[datasets] Presidio: {presidio.cells_per_second:,.0f} cells/s")
+    log(f"[datasets] Presidio over the first {presidio_rows:,} rows, unhinted names")
+    unhinted = presidio_scan(opaque, rows=presidio_rows)
+    result.unhinted_presidio = unhinted
+    result.unhinted_presidio_types = {
+        back[c]: to_steward(e) for c, e in unhinted.column_entity.items()
+    }
+    result.unhinted_presidio_scores = column_scores(truth, result.unhinted_presidio_types)
     return result
 
 

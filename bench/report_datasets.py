@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 from classify import ClassifyResult, RegisterResult
 from mdtable import met as _met
 from mdtable import table as _table
@@ -162,33 +164,86 @@ def datasets_sections(
         )
         if c.ratio is not None:
             lines += ["", f"Ratio of cell throughput, Steward / Presidio: **{c.ratio:,.0f}x**."]
+        unhinted = bool(c.opaque_names)
+        if unhinted:
+            right = _all_right(c.unhinted_steward_types, c.truth)
+            lines += [
+                "",
+                "**Unhinted names.** The same table is classified a second time with its "
+                "columns renamed `c01` ... `c20` (names that match no hint of either "
+                "classifier, checked against Steward's hint tables), so that only the "
+                "values speak: Steward "
+                f"{right} / {len(c.truth)} columns right in "
+                f"{statistics.median(c.unhinted_steward_times):.2f} s (median of "
+                f"{len(c.unhinted_steward_times)} runs)"
+                + (
+                    f", Presidio {_all_right(c.unhinted_presidio_types, c.truth)} / "
+                    f"{len(c.truth)} on the same first {c.presidio.cells // c.columns:,} rows."
+                    if c.presidio is not None and c.unhinted_presidio is not None
+                    else "."
+                ),
+            ]
         lines += ["", "Per column (truth, and what each classifier said):", ""]
+
+        def said(types: dict[str, str | None], col: str, t: str | None, shown: str | None) -> str:
+            return (shown or "(none)") + (" ✓" if types.get(col) == t else " ✗")
+
         per_col = []
         for col, t in c.truth.items():
             ent = c.presidio.column_entity.get(col) if c.presidio else None
-            per_col.append(
-                [
-                    f"`{col}`",
-                    t or "(not personal)",
-                    (c.steward_types.get(col) or "(none)")
-                    + (" ✓" if c.steward_types.get(col) == t else " ✗"),
-                    (
-                        (ent or "(none)") + (" ✓" if c.presidio_types.get(col) == t else " ✗")
-                        if c.presidio
-                        else "—"
-                    ),
-                ]
-            )
-        lines += _table(["column", "truth", "Steward", "Presidio entity"], per_col)
+            row = [
+                f"`{col}`" + (f" → `{c.opaque_names[col]}`" if unhinted else ""),
+                t or "(not personal)",
+                said(c.steward_types, col, t, c.steward_types.get(col)),
+            ]
+            if unhinted:
+                row.append(said(c.unhinted_steward_types, col, t, c.unhinted_steward_types[col]))
+            row.append(said(c.presidio_types, col, t, ent) if c.presidio else "—")
+            if unhinted:
+                u = c.unhinted_presidio
+                uent = u.column_entity.get(c.opaque_names[col]) if u else None
+                row.append(said(c.unhinted_presidio_types, col, t, uent) if u else "—")
+            per_col.append(row)
+        heads = (
+            [
+                "column (→ unhinted name)",
+                "truth",
+                "Steward",
+                "Steward unhinted",
+                "Presidio entity",
+                "Presidio unhinted",
+            ]
+            if unhinted
+            else ["column", "truth", "Steward", "Presidio entity"]
+        )
+        lines += _table(heads, per_col)
         lines += ["", "Column-level precision / recall per type:", ""]
         types = sorted({t for t in c.truth.values() if t is not None})
-        extra = sorted((set(c.steward_scores) | set(c.presidio_scores)) - set(types), key=str)
+        scored = [c.steward_scores, c.presidio_scores]
+        if unhinted:
+            scored += [c.unhinted_steward_scores, c.unhinted_presidio_scores]
+        extra = sorted(set().union(*scored) - set(types), key=str)
+        presidio = c.presidio is not None
+        rows = []
+        for t in types + extra:
+            row = [t, _pr(c.steward_scores, t)]
+            if unhinted:
+                row.append(_pr(c.unhinted_steward_scores, t))
+            row.append(_pr(c.presidio_scores, t) if presidio else "—")
+            if unhinted:
+                row.append(_pr(c.unhinted_presidio_scores, t) if presidio else "—")
+            rows.append(row)
         lines += _table(
-            ["type", "Steward P / R", "Presidio P / R"],
             [
-                [t, _pr(c.steward_scores, t), _pr(c.presidio_scores, t) if c.presidio else "—"]
-                for t in types + extra
-            ],
+                "type",
+                "Steward P / R",
+                "Steward unhinted P / R",
+                "Presidio P / R",
+                "Presidio unhinted P / R",
+            ]
+            if unhinted
+            else ["type", "Steward P / R", "Presidio P / R"],
+            rows,
         )
 
     lines += ["", f"## {number + 1}. Registering a large CSV", ""]

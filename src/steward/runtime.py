@@ -41,7 +41,7 @@ class Runtime:
         artifacts = ArtifactStore(h.sites_dir, h.master_key(), list(config.sites))
         policy = PolicyEngine(config, h.policies_dir)
         ledger = Ledger(store)
-        door = Door(store, policy, ledger)
+        door = Door(store, policy, ledger, reads=config.audit.reads)
         return cls(h, config, store, artifacts, policy, ledger, door, Meter(config))
 
     def close(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 from pathlib import Path
@@ -59,24 +60,38 @@ def assert_problem(v: Verification, seq: int, kind: str) -> None:
     assert (v.problem.seq, v.problem.kind) == (seq, kind)
 
 
-def test_export_is_header_entries_then_checkpoints(rt: Runtime) -> None:
+def test_export_is_header_entries_checkpoints_then_a_signed_manifest(rt: Runtime) -> None:
     build(rt)
     lines = export_lines(rt)
     recs = records(lines)
-    assert [r["type"] for r in recs] == ["header"] + ["entry"] * 7 + ["checkpoint"]
+    assert [r["type"] for r in recs] == ["header"] + ["entry"] * 7 + ["checkpoint", "manifest"]
     header = recs[0]
-    assert header["format"] == "steward-audit/1"
+    assert header["format"] == "steward-audit/2"
     assert header["public_key"].encode("ascii") == rt.home.public_key_pem()
-    assert [r["seq"] for r in recs[1:-1]] == list(range(1, 8))
+    assert [r["seq"] for r in recs[1:-2]] == list(range(1, 8))
     assert isinstance(recs[1]["reasons"], list)  # reasons exported as JSON, not as text
-    assert recs[-1]["seq"] == 5
+    assert (recs[-2]["seq"], recs[-2]["position"]) == (5, 0)
+    manifest = recs[-1]
+    head_seq, head_hash = rt.ledger.head()
+    assert (manifest["entries"], manifest["head_seq"], manifest["head_hash"]) == (
+        7,
+        head_seq,
+        head_hash,
+    )
+    assert manifest["checkpoints"] == 1
+    assert manifest["newest_checkpoint"]["seq"] == 5
+    # The signature covers the canonical JSON of every other field (checked independently).
+    body = {k: v for k, v in manifest.items() if k != "signature"}
+    rt.home.signing_key().public_key().verify(
+        base64.b64decode(manifest["signature"]), canonical_json(body).encode("utf-8")
+    )
     assert all(line == canonical_json(json.loads(line)) + "\n" for line in lines)
 
 
 def test_ledger_export_matches_the_service_export(rt: Runtime) -> None:
     build(rt)
     buf = io.StringIO()
-    n = rt.ledger.export(buf, rt.home.public_key_pem())
+    n = rt.ledger.export(buf, rt.home.public_key_pem(), rt.home.signing_key())
     assert n == 7
     direct = [r for r in records(buf.getvalue().splitlines()) if r["type"] != "header"]
     via_service = [r for r in records(export_lines(rt)) if r["type"] != "header"]
@@ -145,7 +160,14 @@ def test_export_with_its_tail_cut_after_a_checkpoint_is_truncated(rt: Runtime) -
         for line, rec in zip(lines, records(lines), strict=True)
         if rec["type"] != "entry" or rec["seq"] <= 3
     ]
-    assert [r["type"] for r in records(kept)] == ["header", "entry", "entry", "entry", "checkpoint"]
+    assert [r["type"] for r in records(kept)] == [
+        "header",
+        "entry",
+        "entry",
+        "entry",
+        "checkpoint",
+        "manifest",
+    ]
     assert_problem(verify_export(kept, rt.home.public_key_pem()), 4, "truncated")
 
 
@@ -173,11 +195,11 @@ def test_export_with_a_rewritten_and_rehashed_chain_fails_at_the_checkpoint(
 def test_export_with_a_forged_checkpoint_signature_fails(rt: Runtime) -> None:
     build(rt)
     lines = export_lines(rt)
-    rec = json.loads(lines[-1])
+    rec = json.loads(lines[-2])
     assert rec["type"] == "checkpoint"
     rec["seq"] = 4  # re-point the checkpoint without the private key
     rec["hash"] = json.loads(lines[entry_line(lines, 4)])["hash"]
-    lines[-1] = canonical_json(rec) + "\n"
+    lines[-2] = canonical_json(rec) + "\n"
     assert_problem(verify_export(lines, rt.home.public_key_pem()), 4, "bad_checkpoint")
 
 
@@ -187,7 +209,7 @@ def test_export_fails_with_a_wrong_public_key(rt: Runtime) -> None:
     pem = other.public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    assert_problem(verify_export(export_lines(rt), pem), 5, "bad_checkpoint")
+    assert_problem(verify_export(export_lines(rt), pem), 0, "wrong_key")
 
 
 def test_export_refuses_a_key_that_is_not_ed25519(rt: Runtime) -> None:
@@ -205,9 +227,9 @@ def test_export_with_a_garbled_line_names_the_line(rt: Runtime) -> None:
     build(rt, before=1, after=0)
     lines = export_lines(rt)
     lines[2] = lines[2][:20] + "\n"
-    with pytest.raises(ValidationFailed) as info:
-        verify_export(lines, rt.home.public_key_pem())
-    assert info.value.details["line"] == 3
+    v = verify_export(lines, rt.home.public_key_pem())
+    assert_problem(v, 2, "malformed")
+    assert v.problem is not None and v.problem.line == 3
 
 
 def test_export_reads_one_state_while_a_checkpoint_commits(
@@ -228,6 +250,7 @@ def test_export_reads_one_state_while_a_checkpoint_commits(
     monkeypatch.undo()
     assert rt.ledger.head()[0] == 5
     assert [r["seq"] for r in records(lines) if r["type"] == "checkpoint"] == [2]
+    assert records(lines)[-1]["head_seq"] == 3
     v = verify_export(lines, rt.home.public_key_pem())
     assert v.problem is None
     assert (v.ok, v.entries) == (True, 3)

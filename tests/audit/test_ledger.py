@@ -17,8 +17,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
-from steward.audit import GENESIS, Checkpoint, Verification, canonical_json, entry_hash
-from steward.audit import ledger as ledger_module
+from steward.audit import (
+    GENESIS,
+    Checkpoint,
+    Verification,
+    canonical_json,
+    entry_hash,
+    read_witness,
+)
+from steward.audit import verification as verification_module
 from steward.audit.chain import HASHED_FIELDS
 from steward.governance import GovernanceService
 from steward.governance.service import VerificationInfo
@@ -77,8 +84,13 @@ def rehash_from(rt: Runtime, first: int) -> None:
 
 
 def verify(rt: Runtime) -> Verification:
-    """Verify through the ledger and the service; both must agree."""
-    live = rt.ledger.verify(rt.home.signing_key().public_key())
+    """Verify through the ledger (with the witness) and the service; both must agree."""
+    where = GovernanceService(rt).witness_dir
+    live = rt.ledger.verify(
+        rt.home.signing_key().public_key(),
+        witness=read_witness(where),
+        witness_source=f"the witness {where}",
+    )
     via_service = GovernanceService(rt).verify(BOB)
     assert via_service == VerificationInfo.of(live)
     return live
@@ -327,7 +339,7 @@ def test_extra_checkpoint_kept_outside_catches_a_rewrite(rt: Runtime) -> None:
     """Checkpoints kept elsewhere still bind the chain after the stored ones are deleted."""
     put_objects(rt, 4)
     saved = GovernanceService(rt).checkpoint(ADMIN)
-    kept = Checkpoint(saved.seq, saved.hash, saved.ts, saved.key_id, saved.signature)
+    kept = Checkpoint(**saved.model_dump())
     tamper(rt, "DELETE FROM audit_checkpoints")
     tamper(rt, "UPDATE audit_entries SET actor = 'bob' WHERE seq = 1")
     rehash_from(rt, 1)
@@ -344,14 +356,14 @@ def test_verify_reads_one_state_while_an_action_commits(
 ) -> None:
     """An append that commits mid-verify is no false alarm (PostgreSQL: READ COMMITTED)."""
     put_objects(rt, 2)
-    real_walk = ledger_module.walk_chain
+    real_walk = verification_module.walk_chain
 
     def walk_while_another_action_commits(it: Any) -> Any:
         seen = list(it)
         put_objects(rt, 1, start=2)  # another transaction appends entry 3 and moves the head
         return real_walk(seen)
 
-    monkeypatch.setattr(ledger_module, "walk_chain", walk_while_another_action_commits)
+    monkeypatch.setattr(verification_module, "walk_chain", walk_while_another_action_commits)
     v = rt.ledger.verify(rt.home.signing_key().public_key())
     assert v.problem is None
     assert (v.ok, v.entries, v.head_seq) == (True, 2, 2)

@@ -184,9 +184,9 @@ def test_policy_explain_four_eyes(cli_home: Path) -> None:
 
 def test_db_upgrade_and_current(cli_home: Path) -> None:
     code, out, _ = run(cli_home, "db", "upgrade")
-    assert code == 0 and "0009_cost" in out
+    assert code == 0 and "0014_declarations" in out
     code, out, _ = run(cli_home, "db", "current")
-    assert code == 0 and "0009_cost" in out
+    assert code == 0 and "0014_declarations" in out
 
 
 def test_missing_home_is_a_clear_error(tmp_path: Path) -> None:

@@ -52,7 +52,11 @@ def test_locked_holdout_reads_are_denied_except_for_gate_evaluation(
         assert last_entry(rt) == ("dataset.read", "deny", ["locked-holdout-read"])
     with pytest.raises(PolicyDenied):
         svc.mask(ADMIN, "holdout@1")
-    assert svc.read(ADMIN, "holdout@1", purpose="gate-evaluation").num_rows == 300
+    # Naming the purpose is not enough: only the gate service identity reads it.
+    with pytest.raises(PolicyDenied):
+        svc.read(ADMIN, "holdout@1", purpose="gate-evaluation")
+    gates = Principal("steward-gates")
+    assert svc.read(gates, "holdout@1", purpose="gate-evaluation").num_rows == 300
 
 
 def test_copy_of_anonymised_version_is_allowed_and_records_bytes(
@@ -60,8 +64,14 @@ def test_copy_of_anonymised_version_is_allowed_and_records_bytes(
 ) -> None:
     svc = DatasetService(rt)
     svc.register(ALICE, people_csv, name="people", team="risk")
-    masked = svc.mask(ALICE, "people@1")
-    assert masked.anonymised, masked.reasons
+    from steward.datasets.mask import parse_recipe
+
+    # Identifiers dropped (not hashed): a pseudonym would keep residency binding.
+    recipe = parse_recipe(
+        {"columns": {"full_name": "drop", "email": "drop", "ssn": "drop"}, "enforce_k": True}
+    )
+    masked = svc.mask(ALICE, "people@1", recipe=recipe)
+    assert masked.anonymised and masked.verdict == "anonymised", masked.reasons
     copy = svc.copy(ALICE, masked.version.ref, to_site="us-east")
     assert copy.bytes == masked.version.bytes > 0
     assert svc.read(ALICE, masked.version.ref, site="us-east").num_rows == 300

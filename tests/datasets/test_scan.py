@@ -123,3 +123,22 @@ def test_registration_classifies_from_the_full_scan(sqlite_rt: Runtime) -> None:
     assert classes["contact"].pii_type == "email"
     assert classes["contact"].sampled == n
     assert classes["amount"].pii_type is None
+
+
+def test_unhinted_names_after_a_head_of_placeholders_are_found_from_the_scan() -> None:
+    """A column named ``holder``: 500 placeholders, then 4,500 person names. The head
+    sample alone holds no name; the scan brings one value of every name shape, weighted
+    by its count, and the values alone (no name hint) make it ``person_name``."""
+    from faker import Faker
+
+    f = Faker("de_DE")
+    f.seed_instance(16)
+    values = ["unbekannt"] * 500 + [f.name() for _ in range(4500)]
+    head = values[:500]
+    assert classify_column("holder", head).pii_type is None
+    scan = ColumnScan(pa.string())
+    scan.update(pa.array(values))
+    out, weights, unseen = scan.weighted(head)
+    c = classify_column("holder", out, weights=weights, unseen=unseen)
+    assert (c.pii_type, c.category) == ("person_name", "direct")
+    assert c.match_share >= 0.8 and "no name hint" in c.explanation

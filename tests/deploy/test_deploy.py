@@ -15,7 +15,7 @@ from gatesdata import BOB, SUITE, register_split, train_model, with_suite
 
 from steward.audit import LedgerFilter
 from steward.config import Home
-from steward.deploy import DeployService
+from steward.deploy import DeployService, RollbackKeepsModel
 from steward.errors import Conflict, NotFound, PolicyDenied, ValidationFailed
 from steward.gates import GateService
 from steward.kernels.routing import bucket, routes_to_candidate
@@ -75,7 +75,11 @@ def test_deploy_canary_promote_and_rollback(drt: Runtime) -> None:
     )
     ep = svc.promote(ADMIN, "credit")
     assert ep.current and (ep.current.strategy, ep.current.primary) == ("direct", v2)
-    ep = svc.rollback(ADMIN, "credit")  # back to the canary of revision 2
+    # revision 2 still serves v2 (as the canary): refused unless asked for
+    with pytest.raises(RollbackKeepsModel) as refused:
+        svc.rollback(ADMIN, "credit")
+    assert refused.value.details["revision"] == 2 and refused.value.details["model"] == v2
+    ep = svc.rollback(ADMIN, "credit", allow_same_model=True)  # back to the canary
     assert ep.current and ep.current.revision == 4 and ep.current.strategy == "canary"
     ep = svc.rollback(ADMIN, "credit", to=1)
     assert ep.current and ep.current.primary == v1 and ep.current.candidate is None

@@ -66,7 +66,7 @@ def test_api_refuses_to_approve_or_promote_a_failed_model(
     vals = client.get(f"/v1/models/{ref}/validations").json()
     assert [v["passed"] for v in vals] == [False]
     stage = client.get(f"/v1/models/{ref}/stage").json()
-    assert stage["stage"] == "candidate"
+    assert stage["stage"] == "failed"
 
 
 # The in-process CLI opens a client per command and leaves closing it to the process exit;

@@ -251,10 +251,13 @@ def test_names_and_addresses_need_words() -> None:
     assert classify_column("col", ["Model 3", "Windows 10", "Room 101"]).pii_type is None
 
 
-def test_passports_need_a_name() -> None:
-    values = ["C01X00T47", "J38147513", "T62254096"]
+def test_passports_are_found_by_their_layout_and_codes_with_one_prefix_are_not() -> None:
+    values = ["C01X00T47", "J38147513", "T62254096", "YA1234567", "12AB34567", "AAB123456"]
     assert classify_column("Reisepassnummer", values).pii_type == "passport"
-    assert classify_column("col", values).pii_type is None
+    assert classify_column("col", values).pii_type == "passport"
+    invoices = [f"INV{n:07d}" for n in range(4000, 4200, 3)]  # one prefix, a running number
+    assert classify_column("col", invoices).pii_type is None
+    assert classify_column("col", [f"SKU-{n:05d}" for n in range(100)]).pii_type is None
 
 
 def test_free_text_with_embedded_identifiers() -> None:

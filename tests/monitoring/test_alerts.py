@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
+from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "gates"))
 sys.path.insert(0, str(Path(__file__).parents[1] / "serving"))
@@ -22,6 +23,7 @@ from gatesdata import hmda, register_split, with_suite
 from test_v2 import PERF, approved
 
 from steward.audit import LedgerFilter
+from steward.cli.main import app
 from steward.config import Home
 from steward.deploy import DeployService
 from steward.errors import Conflict, PolicyDenied
@@ -169,3 +171,26 @@ def test_latency_over_budget_fires_the_slo_rule(drifting: tuple[Runtime, list[st
     assert fired and "over the 50 ms budget" in fired[0].message
     assert fired[0].evidence["p99_ms"] == hourly.budget_ms * 2
     assert datetime.now(UTC) >= fired[0].opened_at
+
+
+def test_alert_show_lists_each_occurrence_and_the_rollbacks_ledger_entry(
+    drifting: tuple[Runtime, list[str]], home: Home
+) -> None:
+    rt, _ = drifting
+    hourly = next(r for r in MonitoringService(rt).run(ADMIN, "credit") if r.minutes == 60)
+    [alert] = [a for a in hourly.alerts if a.rule == "drift-rollback"]
+    AlertService(rt).evaluate("credit", hourly)  # seen again: a second occurrence
+    runner = CliRunner()
+    env = {"STEWARD_HOME": str(home.root), "STEWARD_USER": "bob", "COLUMNS": "250"}
+    out = runner.invoke(app, ["alert", "show", str(alert.id), "--json"], env=env)
+    assert out.exit_code == 0, out.stdout
+    shown = json.loads(out.stdout)
+    assert [o["number"] for o in shown["occurrences"]] == [1, 2]
+    [rollback] = [x for x in shown["actions"] if x["action"] == "rollback"]
+    assert rollback["occurrence"] == shown["occurrences"][0]["id"]
+    [entry] = rt.ledger.entries(LedgerFilter(action="deployment.rollback"))
+    assert entry.seq == rollback["ledger_seq"] and entry.actor == "steward-monitor"
+    table = runner.invoke(app, ["alert", "show", str(alert.id)], env=env)
+    assert table.exit_code == 0 and f"seq {entry.seq}" in table.stdout
+    missing = runner.invoke(app, ["alert", "show", "999999"], env=env)
+    assert missing.exit_code != 0

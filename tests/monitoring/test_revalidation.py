@@ -1,6 +1,7 @@
 """Scheduled revalidation: a production model is due after its team's period; re-run by the
-service identity on the latest locked holdout version and on recently labelled traffic; a
-model that no longer passes raises the revalidation signal, and the rule rolls it back."""
+service identity (or, asked for, by the caller) on the latest locked holdout version and on
+recently labelled traffic; a model that no longer passes raises the revalidation signal,
+and the rule rolls it back."""
 
 from __future__ import annotations
 
@@ -86,7 +87,19 @@ def test_a_team_with_period_zero_is_never_due(home: Home) -> None:
         rt.close()
 
 
-def test_a_model_that_still_passes_is_revalidated_by_the_service(
+_ACTS = ("model.validate", "alert.open", "deployment.rollback")
+
+
+def _acts(rt: Runtime, seq: int) -> list[tuple[str, str]]:
+    """The ledger's validations, alerts and rollbacks after ``seq`` (actor, action)."""
+    return [
+        (e.actor, e.action)
+        for e in rt.ledger.entries(LedgerFilter(after_seq=seq))
+        if e.action in _ACTS
+    ]
+
+
+def test_a_model_that_still_passes_is_revalidated_by_the_caller(
     production: tuple[Runtime, list[str]],
 ) -> None:
     rt, refs = production
@@ -94,8 +107,19 @@ def test_a_model_that_still_passes_is_revalidated_by_the_service(
     r = RevalidationService(rt).run(ADMIN, "credit")
     assert r.passed and r.model == refs[1] and r.holdout == "hmda-holdout@1"
     assert r.traffic.status == "unknown" and r.alerts == []
-    entries = [(e.actor, e.action) for e in rt.ledger.entries(LedgerFilter(after_seq=seq))]
-    assert entries == [("steward-monitor", "model.validate")]
+    assert _acts(rt, seq) == [("admin", "model.validate")]
+    latest = GateService(rt).validations(ADMIN, refs[1])[-1]
+    assert latest.id == r.validation and latest.created_by == "admin"
+
+
+def test_on_its_schedule_the_monitor_revalidates_as_itself(
+    production: tuple[Runtime, list[str]],
+) -> None:
+    rt, refs = production
+    seq = rt.ledger.head()[0]
+    [r] = RevalidationService(rt).run_due(datetime.now(UTC) + timedelta(days=7, minutes=1))
+    assert r.passed and r.model == refs[1]
+    assert _acts(rt, seq) == [("steward-monitor", "model.validate")]
     latest = GateService(rt).validations(ADMIN, refs[1])[-1]
     assert latest.id == r.validation and latest.created_by == "steward-monitor"
 
@@ -115,9 +139,8 @@ def test_a_model_that_fails_on_the_new_holdout_is_rolled_back(
     assert [a["action"] for a in alert.actions] == ["rollback"] and alert.actions[0]["ok"]
     current = DeployService(rt).endpoint(ADMIN, "credit").current
     assert current is not None and current.primary == refs[0]
-    entries = [(e.actor, e.action) for e in rt.ledger.entries(LedgerFilter(after_seq=seq))]
-    assert entries == [
-        ("steward-monitor", "model.validate"),
+    assert _acts(rt, seq) == [
+        ("admin", "model.validate"),  # asked for by admin: the validation is theirs
         ("steward-monitor", "alert.open"),
         ("steward-monitor", "deployment.rollback"),
     ]

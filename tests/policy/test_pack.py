@@ -170,9 +170,15 @@ def test_viewer_cannot_put_objects_default_deny(engine: PolicyEngine) -> None:
 
 
 def test_viewer_can_read(engine: PolicyEngine) -> None:
-    d = engine.decide(Principal("vic"), "object.read", _obj(), {"site": "eu-fra"})
+    d = engine.decide(Principal("vic"), "object.read", _obj(team=None), {"site": "eu-fra"})
     assert d.allowed is True
     assert _policies(d) == {"role-read"}
+
+
+def test_viewer_outside_the_team_cannot_read_its_objects(engine: PolicyEngine) -> None:
+    d = engine.decide(Principal("vic"), "object.read", _obj(), {"site": "eu-fra"})
+    assert d.allowed is False
+    assert _policies(d) == {"team-boundary"}
 
 
 def test_approver_cannot_train(engine: PolicyEngine) -> None:

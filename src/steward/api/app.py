@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -42,6 +42,7 @@ from steward.datasets import (
     VersionInfo,
 )
 from steward.datasets.mask import parse_recipe
+from steward.datasets.requests import RequestInfo
 from steward.datasets.service import MaskResult
 from steward.datasets.validate import ValidationReport
 from steward.deploy import DeployService, EndpointInfo
@@ -58,6 +59,7 @@ from steward.governance import (
 )
 from steward.identity import CreatedToken, IdentityService, TeamInfo, TokenInfo, UserInfo
 from steward.monitoring import (
+    AlertDetail,
     AlertInfo,
     AlertService,
     MonitoringService,
@@ -69,7 +71,14 @@ from steward.monitoring import (
 )
 from steward.objects import ObjectInfo, ObjectService
 from steward.policy import Principal, Resource
-from steward.registry import ModelComparison, ModelDetail, ModelService, ModelVersionInfo
+from steward.registry import (
+    DeclarationInfo,
+    DeclarationService,
+    ModelComparison,
+    ModelDetail,
+    ModelService,
+    ModelVersionInfo,
+)
 from steward.runtime import Runtime
 from steward.serving import (
     EndpointStatus,
@@ -98,6 +107,9 @@ MUTATING_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/datasets/{ref}/classification"): "dataset.classify",
     ("POST", "/v1/datasets/{ref}/masks"): "dataset.mask",
     ("POST", "/v1/datasets/{ref}/detokenise"): "dataset.detokenize",
+    ("POST", "/v1/datasets/{ref}/requests"): "dataset.request",
+    ("POST", "/v1/dataset-requests/{request_id}/approve"): "dataset.approve",
+    ("POST", "/v1/dataset-requests/{request_id}/reject"): "dataset.reject",
     ("POST", "/v1/jobs"): "model.train",
     ("POST", "/v1/jobs/{job_id}/cancel"): "job.cancel",
     ("POST", "/v1/models/import"): "model.import",
@@ -105,12 +117,14 @@ MUTATING_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/v1/models/{ref}/approvals"): "model.approve",
     ("POST", "/v1/models/{ref}/rejections"): "model.reject",
     ("POST", "/v1/models/{ref}/promotions"): "model.promote",
+    ("POST", "/v1/declarations/{decl_id}/approval"): "model.declaration.approve",
+    ("POST", "/v1/declarations/{decl_id}/rejection"): "model.declaration.reject",
     ("POST", "/v1/endpoints/{name}/revisions"): "deployment.create",
     ("POST", "/v1/endpoints/{name}/promote"): "deployment.promote",
     ("POST", "/v1/endpoints/{name}/rollback"): "deployment.rollback",
     ("POST", "/v1/endpoints/{name}/feedback"): "endpoint.feedback",
     ("POST", "/v1/cost/records"): "cost.import",
-    # the validation is the monitoring service identity's (it is in the ledger by it)
+    # the validation is the caller's (team-scoped; the monitor's own only on its schedule)
     ("POST", "/v1/endpoints/{name}/monitoring/revalidate"): "model.validate",
     ("POST", "/v1/alerts/{alert_id}/acknowledge"): "alert.acknowledge",
     ("POST", "/v1/alerts/{alert_id}/resolve"): "alert.resolve",
@@ -176,6 +190,19 @@ class ClassifyRequest(BaseModel):
     set: dict[str, str] = Field(min_length=1)
 
 
+class DatasetRequestBody(BaseModel):
+    """A four-eyes request: ``declassify`` with ``set``, or ``copy`` with ``to_site``."""
+
+    kind: Literal["declassify", "copy"]
+    set: dict[str, str] | None = Field(None, min_length=1)
+    to_site: str | None = Field(None, min_length=1, max_length=64)
+    reason: str = Field("", max_length=2000)
+
+
+class DecisionBody(BaseModel):
+    note: str = Field("", max_length=2000)
+
+
 class MaskRequest(BaseModel):
     recipe: dict[str, Any] | None = None
     description: str = Field("", max_length=2000)
@@ -191,7 +218,9 @@ class DetokeniseResponse(BaseModel):
 
 
 class ValidateRequest(BaseModel):
-    holdout: str = Field(min_length=1, max_length=160)
+    holdout: str | None = Field(
+        None, min_length=1, max_length=160, description="default: the applicable holdout"
+    )
     suite: str | None = Field(None, max_length=128)
 
 
@@ -213,6 +242,9 @@ class DeployRequest(BaseModel):
 
 class RollbackRequest(BaseModel):
     to: int | None = Field(None, ge=1)
+    allow_same_model: bool = Field(
+        False, description="land on a revision that still serves the model rolled away from"
+    )
 
 
 class PredictRequest(BaseModel):
@@ -767,6 +799,42 @@ def create_app(rt: Runtime) -> FastAPI:
         recipe = parse_recipe(body.recipe) if body.recipe is not None else None
         return datasets.mask(p, ref, recipe=recipe, description=body.description)
 
+    @app.post(
+        "/v1/datasets/{ref}/requests",
+        response_model=RequestInfo,
+        status_code=201,
+        tags=["datasets"],
+    )
+    def request_on_dataset(p: Caller, ref: str, body: DatasetRequestBody) -> RequestInfo:
+        if body.kind == "declassify":
+            if not body.set:
+                raise ValidationFailed(
+                    "set: a declassify request needs {column: class}", parameter="set"
+                )
+            return datasets.request_declassification(p, ref, body.set, reason=body.reason)
+        if not body.to_site:
+            raise ValidationFailed("to_site: a copy request needs a site", parameter="to_site")
+        return datasets.request_copy(p, ref, to_site=body.to_site, reason=body.reason)
+
+    @app.get("/v1/dataset-requests", response_model=list[RequestInfo], tags=["datasets"])
+    def list_dataset_requests(
+        p: Caller,
+        state: Literal["pending", "approved", "rejected", "used"] | None = None,
+    ) -> list[RequestInfo]:
+        return datasets.requests(p, state=state)
+
+    @app.post(
+        "/v1/dataset-requests/{request_id}/approve", response_model=RequestInfo, tags=["datasets"]
+    )
+    def approve_dataset_request(p: Caller, request_id: str, body: DecisionBody) -> RequestInfo:
+        return datasets.decide_request(p, request_id, approve=True, note=body.note)
+
+    @app.post(
+        "/v1/dataset-requests/{request_id}/reject", response_model=RequestInfo, tags=["datasets"]
+    )
+    def reject_dataset_request(p: Caller, request_id: str, body: DecisionBody) -> RequestInfo:
+        return datasets.decide_request(p, request_id, approve=False, note=body.note)
+
     @app.post("/v1/datasets/{ref}/detokenise", response_model=DetokeniseResponse, tags=["datasets"])
     def detokenise_dataset(p: Caller, ref: str, body: DetokeniseRequest) -> DetokeniseResponse:
         return DetokeniseResponse(values=datasets.detokenise(p, ref, body.column, body.tokens))
@@ -926,6 +994,29 @@ def create_app(rt: Runtime) -> FastAPI:
     def model_stage(p: Caller, ref: str) -> StageInfo:
         return gates.stage_info(p, ref)
 
+    # -- declarations of imported models (a data steward decides; not the importer) -------
+    declarations = DeclarationService(rt)
+
+    @app.get("/v1/declarations", response_model=list[DeclarationInfo], tags=["models"])
+    def list_declarations(
+        p: Caller,
+        state: Annotated[str | None, Query(max_length=16)] = None,
+        model: Annotated[str | None, Query(max_length=160)] = None,
+    ) -> list[DeclarationInfo]:
+        return declarations.declarations(p, state=state, model=model)
+
+    @app.post(
+        "/v1/declarations/{decl_id}/approval", response_model=DeclarationInfo, tags=["models"]
+    )
+    def approve_declaration(p: Caller, decl_id: str, body: DecisionRequest) -> DeclarationInfo:
+        return declarations.decide(p, decl_id, approve=True, note=body.note)
+
+    @app.post(
+        "/v1/declarations/{decl_id}/rejection", response_model=DeclarationInfo, tags=["models"]
+    )
+    def reject_declaration(p: Caller, decl_id: str, body: DecisionRequest) -> DeclarationInfo:
+        return declarations.decide(p, decl_id, approve=False, note=body.note)
+
     deploy = DeployService(rt)
 
     @app.post(
@@ -950,7 +1041,7 @@ def create_app(rt: Runtime) -> FastAPI:
 
     @app.post("/v1/endpoints/{name}/rollback", response_model=EndpointInfo, tags=["deployments"])
     def rollback_endpoint(p: Caller, name: str, body: RollbackRequest) -> EndpointInfo:
-        return deploy.rollback(p, name, to=body.to)
+        return deploy.rollback(p, name, to=body.to, allow_same_model=body.allow_same_model)
 
     @app.get("/v1/endpoints", response_model=list[EndpointInfo], tags=["deployments"])
     def list_endpoints(p: Caller) -> list[EndpointInfo]:
@@ -1048,7 +1139,8 @@ def create_app(rt: Runtime) -> FastAPI:
     )
     def monitor_revalidate(p: Caller, name: str) -> RevalidationResult:
         """Re-run the endpoint's model through its gate suite now, on the latest version of
-        its holdout and on recently labelled traffic (as the monitoring service)."""
+        its holdout and on recently labelled traffic. The validation is the caller's
+        (``model.validate``, team-scoped), in the ledger with them as the actor."""
         return RevalidationService(rt).run(p, name)
 
     @app.get(
@@ -1069,6 +1161,10 @@ def create_app(rt: Runtime) -> FastAPI:
         team: str | None = None,
     ) -> list[AlertInfo]:
         return alerting.alerts(p, endpoint=endpoint, state=state, team=team)
+
+    @app.get("/v1/alerts/{alert_id}", response_model=AlertDetail, tags=["monitoring"])
+    def show_alert(p: Caller, alert_id: int) -> AlertDetail:
+        return alerting.alert(p, alert_id)
 
     costs = CostService(rt)
 

@@ -59,14 +59,26 @@ def entry_hash(fields: Mapping[str, Any]) -> str:
 
 @dataclass(frozen=True)
 class Problem:
-    """The first thing wrong with a ledger: the entry it concerns and what was found."""
+    """The first thing wrong with a ledger: the entry it concerns and what was found.
+
+    ``checkpoint`` is the position of the checkpoint concerned (how many came before it),
+    when the problem is about a checkpoint; ``line`` is the line of an export file.
+    """
 
     seq: int
     kind: str
     message: str
+    checkpoint: int | None = None
+    line: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "kind": self.kind, "message": self.message}
+        return {
+            "seq": self.seq,
+            "kind": self.kind,
+            "message": self.message,
+            "checkpoint": self.checkpoint,
+            "line": self.line,
+        }
 
 
 _SORTED = sorted(HASHED_FIELDS)

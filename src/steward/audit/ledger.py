@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import base64
 import json
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
-from steward.audit.chain import (
-    HASHED_FIELDS,
-    Problem,
-    canonical_json,
-    entry_hash,
-    sha256_hex,
-    walk_chain,
-)
+from steward.audit.chain import GENESIS, HASHED_FIELDS, Problem, canonical_json, entry_hash
+from steward.audit.checkpoints import Checkpoint, key_id_of, sign_checkpoint
+from steward.audit.export import EXPORT_FORMAT, manifest_record, verify_export
+from steward.audit.verification import Verification, verify_rows
 from steward.errors import ValidationFailed
 from steward.store import AuditCheckpoint, AuditEntry, AuditHead, Store
 
@@ -36,8 +29,6 @@ __all__ = [
     "key_id_of",
     "verify_export",
 ]
-
-EXPORT_FORMAT = "steward-audit/1"
 
 
 def utc_now_iso() -> str:
@@ -57,51 +48,6 @@ class EntryDraft:
     payload_hash: str = ""
 
 
-@dataclass(frozen=True)
-class Checkpoint:
-    seq: int
-    hash: str
-    ts: str
-    key_id: str
-    signature: str
-
-    def message(self) -> bytes:
-        return canonical_json(
-            {"seq": self.seq, "hash": self.hash, "ts": self.ts, "key_id": self.key_id}
-        ).encode("utf-8")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "seq": self.seq,
-            "hash": self.hash,
-            "ts": self.ts,
-            "key_id": self.key_id,
-            "signature": self.signature,
-        }
-
-
-@dataclass
-class Verification:
-    """The outcome of ``verify``: ``ok`` or the first problem found."""
-
-    ok: bool
-    entries: int
-    head_seq: int
-    head_hash: str
-    checkpoints: int
-    problem: Problem | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "entries": self.entries,
-            "head_seq": self.head_seq,
-            "head_hash": self.head_hash,
-            "checkpoints": self.checkpoints,
-            "problem": self.problem.to_dict() if self.problem else None,
-        }
-
-
 @dataclass
 class LedgerFilter:
     actor: str | None = None
@@ -112,74 +58,6 @@ class LedgerFilter:
     until: str | None = None
     after_seq: int | None = None
     limit: int = 100
-
-
-def key_id_of(public_key: Ed25519PublicKey) -> str:
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return sha256_hex(raw)[:16]
-
-
-def _check_checkpoints(
-    checkpoints: Sequence[Checkpoint],
-    public_key: Ed25519PublicKey | None,
-    hash_at: dict[int, str],
-    last_seq: int,
-) -> Problem | None:
-    """Signed checkpoints must verify and must match the chain as it is now."""
-    kid = key_id_of(public_key) if public_key is not None else None
-    for cp in sorted(checkpoints, key=lambda c: c.seq):
-        if public_key is not None:
-            if cp.key_id != kid:
-                return Problem(
-                    cp.seq, "bad_checkpoint", f"checkpoint at {cp.seq} is signed by unknown key"
-                )
-            try:
-                public_key.verify(base64.b64decode(cp.signature), cp.message())
-            except (InvalidSignature, ValueError):
-                return Problem(
-                    cp.seq, "bad_checkpoint", f"checkpoint at entry {cp.seq}: signature is invalid"
-                )
-        if cp.seq > last_seq:
-            return Problem(
-                last_seq + 1,
-                "truncated",
-                f"ledger truncated: a signed checkpoint covers entry {cp.seq} but the ledger "
-                f"ends at entry {last_seq}; entries {last_seq + 1}..{cp.seq} are gone",
-            )
-        if cp.seq > 0 and hash_at.get(cp.seq) != cp.hash:
-            return Problem(
-                cp.seq,
-                "checkpoint_mismatch",
-                f"entry {cp.seq} differs from the signed checkpoint taken at {cp.ts}",
-            )
-    return None
-
-
-def _verify_rows(
-    rows: Iterable[Sequence[Any]],
-    checkpoints: Sequence[Checkpoint],
-    public_key: Ed25519PublicKey | None,
-) -> Verification:
-    wanted = {cp.seq for cp in checkpoints}
-    hash_at: dict[int, str] = {}
-
-    def remember(it: Iterable[Sequence[Any]]) -> Iterator[Sequence[Any]]:
-        for row in it:
-            if row[0] in wanted:
-                hash_at[row[0]] = row[10]
-            yield row
-
-    count, last_seq, last_hash, problem = walk_chain(remember(rows))
-    if problem is None:
-        problem = _check_checkpoints(checkpoints, public_key, hash_at, last_seq)
-    return Verification(
-        ok=problem is None,
-        entries=count,
-        head_seq=last_seq,
-        head_hash=last_hash,
-        checkpoints=len(checkpoints),
-        problem=problem,
-    )
 
 
 class Ledger:
@@ -261,10 +139,34 @@ class Ledger:
         with self.store.transaction() as s:
             return self._checkpoints(s)
 
+    def newest_checkpoint(self) -> Checkpoint | None:
+        """The checkpoint that ends the chain (None before the first)."""
+        with self.store.transaction() as s:
+            return self._newest(s)
+
     @staticmethod
     def _checkpoints(session: Session) -> list[Checkpoint]:
-        rows = session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.seq)).scalars()
-        return [Checkpoint(r.seq, r.hash, r.ts, r.key_id, r.signature) for r in rows]
+        rows = session.execute(
+            select(AuditCheckpoint).order_by(AuditCheckpoint.seq, AuditCheckpoint.id)
+        ).scalars()
+        return [_checkpoint_of(r) for r in rows]
+
+    @staticmethod
+    def _newest(session: Session) -> Checkpoint | None:
+        chained = session.execute(
+            select(AuditCheckpoint)
+            .where(AuditCheckpoint.position.is_not(None))
+            .order_by(AuditCheckpoint.position.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        if chained is not None:
+            return _checkpoint_of(chained)
+        legacy = session.execute(
+            select(AuditCheckpoint)
+            .order_by(AuditCheckpoint.seq.desc(), AuditCheckpoint.id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        return _checkpoint_of(legacy) if legacy is not None else None
 
     @contextmanager
     def _snapshot(self) -> Iterator[Session]:
@@ -282,19 +184,28 @@ class Ledger:
 
     # -- checkpoint ------------------------------------------------------------------
     def checkpoint(self, session: Session, signing_key: Ed25519PrivateKey) -> Checkpoint:
-        """Sign the current head inside the caller's transaction."""
+        """Sign the current head inside the caller's transaction, chained to the newest
+        checkpoint (the head row's lock serialises checkpoints as it does appends)."""
         head = session.execute(
             select(AuditHead).where(AuditHead.id == 1).with_for_update()
         ).scalar_one()
-        cp = Checkpoint(
+        previous = self._newest(session)
+        if previous is None:
+            position = 0
+        elif previous.position is not None:
+            position = previous.position + 1
+        else:  # the first chained checkpoint counts those signed before the chain existed
+            position = session.execute(
+                select(func.count()).select_from(AuditCheckpoint)
+            ).scalar_one()
+        cp = sign_checkpoint(
+            signing_key,
             seq=head.seq,
-            hash=head.hash,
+            hash_=head.hash,
             ts=utc_now_iso(),
-            key_id=key_id_of(signing_key.public_key()),
-            signature="",
+            previous=previous,
+            position=position,
         )
-        sig = base64.b64encode(signing_key.sign(cp.message())).decode("ascii")
-        cp = Checkpoint(cp.seq, cp.hash, cp.ts, cp.key_id, sig)
         session.add(AuditCheckpoint(**cp.to_dict()))
         session.flush()
         return cp
@@ -317,29 +228,65 @@ class Ledger:
         self,
         public_key: Ed25519PublicKey | None = None,
         extra_checkpoints: Sequence[Checkpoint] = (),
+        *,
+        witness: Checkpoint | None = None,
+        witness_source: str = "the witness",
     ) -> Verification:
-        """Recompute the chain; check checkpoints (signatures when a key is given)."""
+        """Recompute the chain; check checkpoints (signatures when a key is given).
+
+        ``witness`` is the checkpoint kept outside the database (read it *before* calling,
+        so that it is never newer than the snapshot verified): it must verify, the ledger
+        must reach its entry, and the database must still hold it.
+        """
         with self._snapshot() as s:
-            cps = {(c.seq, c.signature): c for c in self._checkpoints(s)}
-            for c in extra_checkpoints:
-                cps.setdefault((c.seq, c.signature), c)
+            stored = self._checkpoints(s)
+            # the same checkpoint is the same signed message with the same signature
+            in_db = {(c.digest(), c.signature) for c in stored}
+            cps = {(c.digest(), c.signature): c for c in stored}
+            for c in (*extra_checkpoints, *([witness] if witness is not None else [])):
+                cps.setdefault((c.digest(), c.signature), c)
             with closing(self._rows(s)) as rows:
-                result = _verify_rows(rows, list(cps.values()), public_key)
+                result = verify_rows(rows, list(cps.values()), public_key)
+            result.witness = witness
+            p = result.problem
+            if (
+                p is not None
+                and p.kind == "truncated"
+                and witness is not None
+                and witness.seq > result.head_seq
+            ):
+                result.fail(
+                    Problem(
+                        p.seq,
+                        p.kind,
+                        f"ledger truncated: {witness.describe()} in {witness_source} covers "
+                        f"entry {witness.seq}, but the ledger ends at entry {result.head_seq}: "
+                        "entries (and the checkpoints over them) were removed, or the database "
+                        "was restored from an older copy",
+                        checkpoint=witness.position,
+                    )
+                )
             if result.ok:
                 head = s.execute(select(AuditHead).where(AuditHead.id == 1)).scalar_one()
                 if (head.seq, head.hash) != (result.head_seq, result.head_hash):
-                    result.ok = False
-                    result.problem = Problem(
-                        min(head.seq, result.head_seq) + 1,
-                        "truncated",
-                        f"the head records entry {head.seq} but the ledger ends at entry "
-                        f"{result.head_seq}: entries were removed from the tail",
+                    result.fail(
+                        Problem(
+                            min(head.seq, result.head_seq) + 1,
+                            "truncated",
+                            f"the head records entry {head.seq} but the ledger ends at entry "
+                            f"{result.head_seq}: entries were removed from the tail",
+                        )
                     )
+            if result.ok and witness is not None:
+                problem = _witness_problem(witness, in_db, witness_source)
+                if problem is not None:
+                    result.fail(problem)
             return result
 
     # -- export ----------------------------------------------------------------------
-    def export(self, out: IO[str], public_key_pem: bytes) -> int:
-        """Write the ledger as JSON lines: a header, the entries, the checkpoints."""
+    def export(self, out: IO[str], public_key_pem: bytes, signing_key: Ed25519PrivateKey) -> int:
+        """Write the ledger as JSON lines: a header, the entries, the checkpoints and a
+        manifest signed with ``signing_key`` (see :mod:`steward.audit.export`)."""
         header = {
             "type": "header",
             "format": EXPORT_FORMAT,
@@ -347,7 +294,7 @@ class Ledger:
             "public_key": public_key_pem.decode("ascii"),
         }
         out.write(canonical_json(header) + "\n")
-        n = 0
+        n, head_seq, head_hash = 0, 0, GENESIS
         with self._snapshot() as s:
             for row in self._rows(s):
                 rec = dict(zip(HASHED_FIELDS, row[:10], strict=True))
@@ -355,10 +302,40 @@ class Ledger:
                 rec["hash"] = row[10]
                 rec["type"] = "entry"
                 out.write(canonical_json(rec) + "\n")
-                n += 1
-            for cp in self._checkpoints(s):
+                n, head_seq, head_hash = n + 1, row[0], row[10]
+            checkpoints = self._checkpoints(s)
+            for cp in checkpoints:
                 out.write(canonical_json({"type": "checkpoint", **cp.to_dict()}) + "\n")
+        manifest = manifest_record(
+            entries=n,
+            head_seq=head_seq,
+            head_hash=head_hash,
+            checkpoints=checkpoints,
+            signing_key=signing_key,
+        )
+        out.write(canonical_json(manifest) + "\n")
         return n
+
+
+def _checkpoint_of(r: AuditCheckpoint) -> Checkpoint:
+    return Checkpoint(r.seq, r.hash, r.ts, r.key_id, r.signature, r.position, r.prev_checkpoint)
+
+
+def _witness_problem(
+    witness: Checkpoint, stored: set[tuple[str, str]], source: str
+) -> Problem | None:
+    """The witness's checkpoint must still be in the database (the chain checks have
+    already verified its signature and that the ledger reaches its entry)."""
+    if (witness.digest(), witness.signature) in stored:
+        return None
+    return Problem(
+        witness.seq,
+        "checkpoint_missing",
+        f"{witness.describe()} is in {source} but not in the database: checkpoint rows were "
+        "deleted (with the entries they covered rewritten or not). Restore the database from "
+        "a backup and compare it with the witness",
+        checkpoint=witness.position,
+    )
 
 
 def _normalise_time(value: str, name: str) -> str:
@@ -379,39 +356,3 @@ def _normalise_time(value: str, name: str) -> str:
             f"{name}: {value!r} is outside the range of dates Steward can compare",
             parameter=name,
         ) from None
-
-
-def verify_export(lines: Iterable[str], public_key_pem: bytes) -> Verification:
-    """Verify an exported ledger with the public key alone (no database, no home)."""
-    public_key = serialization.load_pem_public_key(public_key_pem)
-    if not isinstance(public_key, Ed25519PublicKey):
-        raise ValidationFailed("public key: expected an Ed25519 public key (PEM)")
-    checkpoints: list[Checkpoint] = []
-
-    def rows() -> Iterator[Sequence[Any]]:
-        for lineno, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ValidationFailed(
-                    f"line {lineno}: expected a JSON object; {exc.msg}", line=lineno
-                ) from None
-            kind = rec.get("type")
-            if kind == "entry":
-                rec["reasons"] = canonical_json(rec.get("reasons", []))
-                try:
-                    yield (*(rec[f] for f in HASHED_FIELDS), rec["hash"])
-                except KeyError as exc:
-                    raise ValidationFailed(
-                        f"line {lineno}: entry lacks the field {exc.args[0]!r}", line=lineno
-                    ) from None
-            elif kind == "checkpoint":
-                checkpoints.append(
-                    Checkpoint(rec["seq"], rec["hash"], rec["ts"], rec["key_id"], rec["signature"])
-                )
-
-    # Checkpoints follow the entries in an export, so collect everything first.
-    materialised = list(rows())
-    return _verify_rows(materialised, checkpoints, public_key)

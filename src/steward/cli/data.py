@@ -130,7 +130,7 @@ def show(ref: str, as_json: JsonOpt = False) -> None:
         f"[bold]{d.ref}[/bold] ({d.transform}) — {d.rows:,} rows, home {d.site} "
         f"({d.jurisdiction}), team {d.team or '-'}, "
         f"{'locked holdout, ' if d.locked else ''}"
-        f"{'anonymised' if d.anonymised else 'personal data as classified'}"
+        f"verdict {d.verdict}" + ("" if d.anonymised else " (personal data: residency binds it)")
     )
     if d.parents:
         console.print(f"derived from {', '.join(d.parents)}")
@@ -241,11 +241,101 @@ def mask(
     console.print(
         f"k-anonymity: k={k.get('k')} over {', '.join(k.get('quasi_identifiers', [])) or '-'}"
     )
+    for warning in r.warnings:
+        console.print(f"[yellow]warning[/yellow]: {escape(warning)}")
     if r.anonymised:
         console.print("[green]anonymised[/green]: residency no longer binds this version")
     else:
+        console.print(f"[yellow]{r.verdict}[/yellow]: residency still binds this version")
         for reason in r.reasons:
             console.print(f"[yellow]not anonymised[/yellow]: {escape(reason)}")
+
+
+# -- four eyes: declassification and cross-jurisdiction copies ----------------------
+_REQUEST_COLUMNS = ["id", "ref", "kind", "spec", "state", "requested_by", "decided_by"]
+
+
+def _print_request(r: Any) -> None:
+    console.print(
+        f"request [bold]{r.id}[/bold] ({r.kind} of {r.ref}): {r.state}"
+        + (f", decided by {r.decided_by}" if r.decided_by else f", asked by {r.requested_by}")
+    )
+    for v in r.reverdicts:
+        console.print(f"re-judged {v.ref}: {v.before} → {v.after}")
+    for o in r.outside:
+        flag = "[red]outside its jurisdiction[/red]" if o.violates_residency else "outside"
+        console.print(f"copy of {o.ref} at {o.site} ({o.jurisdiction}, {o.verdict}): {flag}")
+
+
+@data_app.command("request-declassify")
+@handle_errors
+def request_declassify(
+    ref: str,
+    set_: Annotated[list[str], typer.Option("--set", help="column=CLASS (or none)")],
+    reason: Annotated[str, typer.Option(help="Why the class should be lower.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask to lower column classes; another data steward approves (four eyes)."""
+    r = client().request_declassification(ref, _pairs(set_, "--set"), reason=reason)
+    if as_json:
+        return print_json(r)
+    _print_request(r)
+
+
+@data_app.command("request-copy")
+@handle_errors
+def request_copy(
+    ref: str,
+    to_site: Annotated[str, typer.Option("--to", help="Destination site.")],
+    reason: Annotated[str, typer.Option(help="Why the data must go there.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Ask to copy personal data to another jurisdiction under a transfer rule (four eyes)."""
+    r = client().request_dataset_copy(ref, to_site=to_site, reason=reason)
+    if as_json:
+        return print_json(r)
+    _print_request(r)
+
+
+@data_app.command("requests")
+@handle_errors
+def requests_(
+    state: Annotated[str | None, typer.Option(help="pending, approved, rejected, used")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Four-eyes requests on datasets (newest first)."""
+    rows = client().dataset_requests(state=state)
+    if as_json:
+        return print_json(rows)
+    print_table(rows, _REQUEST_COLUMNS, title="dataset requests")
+
+
+@data_app.command("approve")
+@handle_errors
+def approve(
+    request_id: str,
+    note: Annotated[str, typer.Option(help="Why.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve another data steward's request (never your own)."""
+    r = client().decide_dataset_request(request_id, approve=True, note=note)
+    if as_json:
+        return print_json(r)
+    _print_request(r)
+
+
+@data_app.command("reject")
+@handle_errors
+def reject(
+    request_id: str,
+    note: Annotated[str, typer.Option(help="Why.")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Reject a request on a dataset."""
+    r = client().decide_dataset_request(request_id, approve=False, note=note)
+    if as_json:
+        return print_json(r)
+    _print_request(r)
 
 
 @data_app.command("detokenise")

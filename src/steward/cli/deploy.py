@@ -98,10 +98,21 @@ def deploy(
 def rollback(
     endpoint: str,
     to: Annotated[int | None, typer.Option(help="Revision to return to [the previous one]")] = None,
+    allow_same_model: Annotated[
+        bool,
+        typer.Option(
+            "--allow-same-model",
+            help="Land on the revision even if it still serves the model rolled away from.",
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Return an endpoint to its previous revision in one step (a new revision)."""
-    info = client().rollback(endpoint, to=to)
+    """Return an endpoint to its previous revision in one step (a new revision).
+
+    Refused when that revision still serves the model being rolled away from (the current
+    canary's or shadow's candidate, or else the current model), unless --allow-same-model.
+    """
+    info = client().rollback(endpoint, to=to, allow_same_model=allow_same_model)
     if as_json:
         return print_json(info)
     _show(info)

@@ -118,6 +118,13 @@ def server(
             "the alert rules) every monitoring.interval_seconds."
         ),
     ] = True,
+    checkpoints: Annotated[
+        bool,
+        typer.Option(
+            help="Also sign the audit ledger's checkpoints every audit.checkpoint_every_entries "
+            "entries or audit.checkpoint_every_minutes, and write each to the witness directory."
+        ),
+    ] = True,
     access_log: Annotated[
         bool,
         typer.Option(
@@ -154,6 +161,12 @@ def server(
                 err_console.print(f"jobs: not running them here: {e.message}")
 
         threading.Thread(target=run_jobs, name="steward-worker", daemon=True).start()
+    if checkpoints:
+        from steward.governance import Checkpointer
+
+        threading.Thread(
+            target=Checkpointer(rt).serve, args=(stop,), name="steward-checkpoints", daemon=True
+        ).start()
     watcher = None
     if monitor:
         # in its own process: profiling windows holds the GIL for a while, and predictions
@@ -365,9 +378,15 @@ def audit_log(
 @audit_app.command("verify")
 @handle_errors
 def audit_verify(as_json: JsonOpt = False) -> None:
-    """Recompute the hash chain and check signed checkpoints; exit 9 if tampered."""
+    """Recompute the hash chain, check signed checkpoints and the witness; exit 9 if
+    tampered."""
     v = client().verify_audit()
     _report_verification(v, as_json)
+    if not as_json and v.witness is None:
+        err_console.print(
+            "  no witness checkpoint to compare with yet (audit.witness_dir); the next "
+            "checkpoint writes one"
+        )
 
 
 def _report_verification(v: Any, as_json: bool) -> None:
@@ -378,10 +397,18 @@ def _report_verification(v: Any, as_json: bool) -> None:
             f"[green]ledger verified[/green]: {v.entries} entries, head {v.head_seq} "
             f"({v.head_hash[:16]}...), {v.checkpoints} signed checkpoint(s)"
         )
+        w = getattr(v, "witness", None)
+        if w is not None:
+            console.print(
+                f"  witness: the checkpoint at position {w.position} (entry {w.seq}, {w.ts}) "
+                "is in the database"
+            )
     else:
+        p = v.problem
+        where = f" at line {p.line}" if p.line else f" at entry {p.seq}" if p.seq else ""
         err_console.print(
-            f"[bold red]ledger FAILED verification[/bold red] at entry {v.problem.seq} "
-            f"[{v.problem.kind}]: {v.problem.message}"
+            f"[bold red]ledger FAILED verification[/bold red]{where} "
+            f"{escape(f'[{p.kind}]')}: {escape(p.message)}"
         )
     if not v.ok:
         raise typer.Exit(9)
@@ -390,11 +417,15 @@ def _report_verification(v: Any, as_json: bool) -> None:
 @audit_app.command("checkpoint")
 @handle_errors
 def audit_checkpoint(as_json: JsonOpt = False) -> None:
-    """Sign the ledger's head with the home's Ed25519 key (catches truncation later)."""
+    """Sign the ledger's head with the home's Ed25519 key, chained to the last checkpoint
+    (catches truncation and deleted checkpoints later); also written to the witness."""
     cp = client().checkpoint_audit()
     if as_json:
         return print_json(cp)
-    console.print(f"checkpoint signed at entry {cp.seq} ({cp.hash[:16]}...) by key {cp.key_id}")
+    console.print(
+        f"checkpoint at position {cp.position} signed at entry {cp.seq} ({cp.hash[:16]}...) "
+        f"by key {cp.key_id}"
+    )
 
 
 @audit_app.command("export")
@@ -428,7 +459,8 @@ def audit_verify_export(
     public_key: Annotated[Path, typer.Option(help="The PEM from 'steward audit public-key'.")],
     as_json: JsonOpt = False,
 ) -> None:
-    """Verify an exported ledger with nothing but the public key (no home needed)."""
+    """Verify an exported ledger with nothing but the public key (no home needed); exit 9
+    if the file is empty, cut, altered, lacks checkpoints or was signed by another key."""
     from steward.governance import GovernanceService
 
     _report_verification(GovernanceService.verify_export(file, public_key), as_json)
@@ -491,6 +523,10 @@ def policy_explain(
         f"[bold {colour}]{d.decision.upper()}[/bold {colour}]: "
         f"{d.principal} {d.action} {d.resource}" + (f" at {site}" if site else "")
     )
+    if d.resource_found is not None:
+        seen = ", ".join(f"{k}={v}" for k, v in sorted(d.attributes.items())) or "none"
+        where = "its real attributes" if d.resource_found else "not found: given attributes"
+        console.print(f"  resource: {where} ({escape(seen)})")
     if not d.reasons:
         console.print("  no policy matched: denied by default")
     for r in d.reasons:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -188,7 +188,7 @@ def monitor_windows(
 
 
 alert_app = typer.Typer(
-    help="Monitoring's alerts: list, acknowledge, resolve.", no_args_is_help=True
+    help="Monitoring's alerts: list, show, acknowledge, resolve.", no_args_is_help=True
 )
 
 
@@ -209,6 +209,47 @@ def alert_list(
         title="alerts",
     )
     return None
+
+
+@alert_app.command("show")
+@handle_errors
+def alert_show(
+    alert_id: Annotated[int, typer.Argument(help="The alert's id.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """An alert and every occurrence: the evidence each time it fired, and the automatic
+    actions each triggered with their ledger entry (seq)."""
+    a = client().alert(alert_id)
+    if as_json:
+        return print_json(a)
+    console.print(
+        f"[bold]alert {a.id}[/bold] {a.endpoint or a.team} {a.rule} ({a.signal}, {a.state}, "
+        f"{a.severity}, seen {a.count}x): {escape(a.message)}"
+    )
+    table = Table(title="occurrences")
+    for col in ("#", "occurrence", "observed", "evidence", "actions (ledger seq)"):
+        table.add_column(col)
+    for o in a.occurrences:
+        table.add_row(
+            str(o.number),
+            str(o.id),
+            o.observed_at.isoformat(timespec="seconds"),
+            escape(o.message),
+            escape("; ".join(_action_text(x) for x in o.actions)),
+        )
+    console.print(table)
+    return None
+
+
+def _action_text(x: dict[str, Any]) -> str:
+    what = str(x.get("action"))
+    if not x.get("ok"):
+        what += f" failed: {x.get('error', '')}"
+    elif x.get("to") is not None:
+        what += f" to revision {x['to']}"
+    if x.get("ledger_seq") is not None:
+        what += f" (seq {x['ledger_seq']})"
+    return what
 
 
 @alert_app.command("ack")

@@ -335,7 +335,8 @@ def model_show(ref: str, as_json: JsonOpt = False) -> None:
     if as_json:
         return print_json(m)
     console.print(
-        f"[bold]{m.ref}[/bold] [{m.stage}] {m.objective} {escape(m.estimator)} at {m.site} "
+        f"[bold]{m.ref}[/bold] {escape(f'[{m.stage}]')} {m.objective} {escape(m.estimator)} "
+        f"at {m.site} "
         f"({m.jurisdiction}{', anonymised' if m.anonymised else ''})"
     )
     console.print("  metrics: " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(m.metrics.items())))
@@ -394,6 +395,19 @@ def model_card(
         typer.echo(text)
 
 
+@model_app.command("download")
+@handle_errors
+def model_download(
+    ref: str,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The .onnx file to write.")],
+) -> None:
+    """Download the model's ONNX artifact (for the model's team and admins: a read of the
+    team's objects, ``object.read``)."""
+    data = client().model_onnx(ref)
+    output.write_bytes(data)
+    console.print(f"wrote {output} ({len(data):,} bytes)")
+
+
 @model_app.command("import")
 @handle_errors
 def model_import(
@@ -443,6 +457,82 @@ def model_import(
     console.print(
         f"imported [bold]{info.ref}[/bold] (external) at {info.site}, {info.onnx_bytes:,} bytes"
     )
+    if info.pending_declaration:
+        console.print(
+            f"  it is {info.jurisdiction} data, not anonymised, until a data steward other "
+            f"than you approves declaration {info.pending_declaration}: "
+            f"'steward model approve-declaration {info.pending_declaration}'"
+        )
+    return None
+
+
+# -- declarations ----------------------------------------------------------------------------
+def _declaration_line(d: Any) -> str:
+    return (
+        f"declaration {d.id} of {d.model}: [bold]{d.state}[/bold] (declared "
+        f"{d.declared_jurisdiction}, anonymised={str(d.declared_anonymised).lower()}; now "
+        f"{d.jurisdiction}, anonymised={str(d.anonymised).lower()})"
+    )
+
+
+@model_app.command("declarations")
+@handle_errors
+def model_declarations(
+    state: Annotated[str | None, typer.Option(help="pending, approved or rejected [all]")] = None,
+    model: Annotated[str | None, typer.Option(help="Only this model's.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """What importers declared about external models, and whether a steward agreed."""
+    found = client().declarations(state=state, model=model)
+    if as_json:
+        return print_json(found)
+    rows = [
+        [
+            d.id,
+            d.model,
+            d.state,
+            f"{d.declared_jurisdiction}, anonymised={str(d.declared_anonymised).lower()}",
+            f"{d.jurisdiction}, anonymised={str(d.anonymised).lower()}",
+            d.requested_by,
+            d.decided_by or "",
+        ]
+        for d in found
+    ]
+    print_rows(
+        rows,
+        ["id", "model", "state", "declared", "applies", "importer", "decided by"],
+        title="declarations",
+    )
+    return None
+
+
+@model_app.command("approve-declaration")
+@handle_errors
+def model_approve_declaration(
+    declaration: str,
+    note: Annotated[str, typer.Option(help="Why (kept with the decision).")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Approve an importer's declaration (data stewards; not the importer)."""
+    d = client().approve_declaration(declaration, note=note)
+    if as_json:
+        return print_json(d)
+    console.print(_declaration_line(d))
+    return None
+
+
+@model_app.command("reject-declaration")
+@handle_errors
+def model_reject_declaration(
+    declaration: str,
+    note: Annotated[str, typer.Option(help="Why (kept with the decision).")] = "",
+    as_json: JsonOpt = False,
+) -> None:
+    """Reject an importer's declaration: the strictest attributes stay."""
+    d = client().reject_declaration(declaration, note=note)
+    if as_json:
+        return print_json(d)
+    console.print(_declaration_line(d))
     return None
 
 
@@ -451,7 +541,10 @@ def model_import(
 @handle_errors
 def model_validate(
     ref: str,
-    holdout: Annotated[str, typer.Option(help="A locked holdout dataset version, NAME@V.")],
+    holdout: Annotated[
+        str | None,
+        typer.Option(help="A locked holdout, NAME@V [default: the one that applies]."),
+    ] = None,
     suite: Annotated[
         str | None, typer.Option(help="Gate suite [default: the one that applies]")
     ] = None,
@@ -490,13 +583,16 @@ def model_validations(ref: str, as_json: JsonOpt = False) -> None:
             v.holdout,
             v.suite,
             "current" if v.current else f"stale: {v.stale_reason}",
+            "yes" if v.counts else f"no: {v.not_counted_reason}",
             v.created_by,
             v.created_at.strftime("%Y-%m-%d %H:%M"),
         ]
         for v in found
     ]
     print_rows(
-        rows, ["id", "verdict", "holdout", "suite", "current", "by", "at"], title="validations"
+        rows,
+        ["id", "verdict", "holdout", "suite", "current", "counts", "by", "at"],
+        title="validations",
     )
     return None
 
@@ -510,6 +606,13 @@ def _stage_out(info: Any, as_json: bool) -> None:
         f"{info.model}: [bold]{info.stage}[/bold] ({len(yes)}/{info.approvals_required} "
         f"approval(s){': ' + ', '.join(yes) if yes else ''})"
     )
+    v = info.validation
+    if v is not None:
+        console.print(
+            f"  validation {v.id}: {'passed' if v.passed else 'FAILED'} under suite {v.suite} "
+            f"on {v.holdout}"
+            + ("" if v.counts else f" (does not count: {escape(v.not_counted_reason or '')})")
+        )
     for h in info.history:
         console.print(
             f"  {h['at'][:16]} {h['from']} → {h['to']} by {h['by']}: {escape(h['reason'])}"

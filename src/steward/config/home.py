@@ -127,10 +127,13 @@ teams:
 # approval. The limits below are EXAMPLES to start from, not law: set your own with your
 # risk, legal and domain experts. Add `fairness: {sensitive: [...], limits: [...]}` to a
 # suite to judge groups (e.g. demographic_parity_ratio min 0.8, equalized_odds_difference
-# max 0.1 are common examples).
+# max 0.1 are common examples). Configuration decides which suite and holdout apply to
+# a model (model name > team > objective); pin holdouts by dataset name (newest version).
 gates:
   approvals_required: 1
   approvals_by_team: {}
+  holdout_by_team: {}          # e.g. {risk: loans-holdout}
+  holdout_by_model: {}         # e.g. {loans-default: loans-holdout-2024}
   suites:
     binary-default:
       objective: binary

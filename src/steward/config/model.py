@@ -16,6 +16,7 @@ __all__ = [
     "PROVIDERS",
     "ROLES",
     "AlertRule",
+    "Audit",
     "ChampionGate",
     "FairnessGate",
     "GateSuite",
@@ -31,6 +32,7 @@ __all__ = [
     "Team",
     "Threshold",
     "Training",
+    "Transfer",
     "User",
     "load_config",
     "parse_config",
@@ -159,6 +161,16 @@ class User(_Strict):
     display_name: str | None = None
 
 
+class Transfer(_Strict):
+    """A transfer of personal data out of its jurisdiction that the site allows at all
+    (an adequacy decision, standard contractual clauses). Each copy still needs a second
+    data steward's approval; without a rule the residency policy forbids it outright."""
+
+    origin: Jurisdiction = Field(description="jurisdiction the data belongs to")
+    destination: Jurisdiction = Field(description="jurisdiction it may be copied to")
+    basis: str = Field(min_length=1, description="the legal basis, e.g. 'adequacy decision'")
+
+
 class Privacy(_Strict):
     """Thresholds for anonymisation (no hidden defaults: these are the documented ones)."""
 
@@ -168,6 +180,39 @@ class Privacy(_Strict):
     sample_rows: int = Field(
         1000, ge=50, le=100_000, description="values per column sampled for classification"
     )
+    transfers: list[Transfer] = Field(
+        default_factory=list,
+        description="cross-jurisdiction copies of non-anonymised data allowed with four eyes",
+    )
+
+
+class ReadAudit(_Strict):
+    """Which allowed reads of personal data go on the record (``audit.reads``).
+
+    Reads of dataset versions holding direct or special-category columns and model
+    artifact downloads are recorded (HIPAA 164.312(b)). ``all`` records every one;
+    ``sampled`` records a share ``sample_rate`` of them and, whatever the draw, the first
+    read by a user of a resource in each ``period_minutes``. ``audit.reads: sampled`` is
+    short for ``{record: sampled}``.
+    """
+
+    record: Literal["all", "sampled"] = Field(
+        "all", description="all: every read of personal data; sampled: see sample_rate"
+    )
+    sample_rate: float = Field(
+        0.01, ge=0.0, le=1.0, description="share of the other reads recorded when sampled"
+    )
+    period_minutes: float = Field(
+        60.0,
+        gt=0,
+        le=525_600,
+        description="a user's reads of one resource are recorded at least once per period",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        return {"record": value} if isinstance(value, str) else value
 
 
 PERFORMANCE_METRICS: dict[str, tuple[str, ...]] = {
@@ -229,6 +274,11 @@ class FairnessGate(_Strict):
     min_group_size: int = Field(30, ge=1, description="smaller groups are reported, not judged")
     intersections: bool = True
     limits: list[Threshold] = Field(default_factory=list)
+    allow_unjudged: bool = Field(
+        False,
+        description="pass an attribute with fewer than two groups of min_group_size rows "
+        "(reported 'not judged'); by default such an attribute fails the gate",
+    )
 
 
 class RobustnessGate(_Strict):
@@ -247,6 +297,12 @@ class GateSuite(_Strict):
     objective: Literal["binary", "multiclass", "regression"]
     teams: list[str] = Field(default_factory=list, description="empty: every team")
     models: list[str] = Field(default_factory=list, description="empty: every model")
+    holdout: str | None = Field(
+        None,
+        max_length=160,
+        description="the holdout dataset (name; its newest version) for the models this "
+        "suite applies to; gates.holdout_by_model and gates.holdout_by_team come first",
+    )
     primary: str
     performance: list[Threshold] = Field(default_factory=list)
     fairness: FairnessGate | None = None
@@ -290,6 +346,27 @@ class Gates(_Strict):
     suites: dict[str, GateSuite] = Field(default_factory=dict)
     approvals_required: int = Field(1, ge=1, le=10, description="approvals before promotion")
     approvals_by_team: dict[str, Annotated[int, Field(ge=1, le=10)]] = Field(default_factory=dict)
+    holdout_by_model: dict[str, str] = Field(
+        default_factory=dict, description="model name → holdout dataset name (newest version)"
+    )
+    holdout_by_team: dict[str, str] = Field(
+        default_factory=dict, description="team → holdout dataset name (newest version)"
+    )
+
+    def holdout_for(
+        self, team: str | None, model: str, suite: str | None
+    ) -> tuple[str, str] | None:
+        """The holdout dataset that applies and the key that named it: the model's
+        (``holdout_by_model``), then its team's (``holdout_by_team``), then the applicable
+        suite's ``holdout``; ``None`` when none is pinned."""
+        if model in self.holdout_by_model:
+            return self.holdout_by_model[model], f"gates.holdout_by_model.{model}"
+        if team is not None and team in self.holdout_by_team:
+            return self.holdout_by_team[team], f"gates.holdout_by_team.{team}"
+        found = self.suites.get(suite) if suite is not None else None
+        if found is not None and found.holdout is not None:
+            return found.holdout, f"gates.suites.{suite}.holdout"
+        return None
 
     def suite_for(
         self, objective: str, team: str | None, model: str
@@ -359,6 +436,7 @@ Signal = Literal[
     "rejected_share",
     "budget",
     "cost_anomaly",
+    "monitoring",  # a problem in an endpoint's monitoring round (bad labels, an error)
 ]
 ActionName = Literal["alert", "webhook", "rollback", "retrain"]
 
@@ -468,6 +546,13 @@ class Monitoring(_Strict):
     drift: dict[str, Any] = Field(default_factory=dict)
     models: dict[str, dict[str, Any]] = Field(default_factory=dict)
     rules: list[AlertRule] = Field(default_factory=_default_rules)
+    flap_guard_hours: float = Field(
+        24.0,
+        ge=0,
+        le=8_760,
+        description="an automatic rollback never brings back a model that a rollback took "
+        "off the same endpoint within this many hours (0: off)",
+    )
 
     @model_validator(mode="after")
     def _drift_settings(self) -> Monitoring:
@@ -492,6 +577,32 @@ class Monitoring(_Strict):
         return DriftSettings.from_dict({**self.drift, **self.models.get(model, {})})
 
 
+class Audit(_Strict):
+    """The audit ledger: automatic signed checkpoints and the witness copy (``audit``).
+
+    ``steward server`` signs a checkpoint after ``checkpoint_every_entries`` new entries,
+    or ``checkpoint_every_minutes`` after the last one if anything was recorded since,
+    and writes the newest checkpoint also to ``witness_dir`` (relative paths are from the
+    home; default ``<home>/witness``): ship that directory to write-once storage.
+    """
+
+    checkpoint_every_entries: int = Field(
+        1000, ge=1, le=100_000_000, description="sign a checkpoint after this many new entries"
+    )
+    checkpoint_every_minutes: float = Field(
+        60.0,
+        gt=0,
+        le=525_600,
+        description="sign a checkpoint this long after the last one (if anything was recorded)",
+    )
+    witness_dir: str | None = Field(
+        None,
+        min_length=1,
+        description="where the newest checkpoint is also written (default <home>/witness)",
+    )
+    reads: ReadAudit = Field(default_factory=lambda: ReadAudit())
+
+
 class StewardConfig(_Strict):
     """The whole of ``steward.yaml``."""
 
@@ -505,6 +616,7 @@ class StewardConfig(_Strict):
     gates: Gates = Field(default_factory=lambda: Gates())
     serving: Serving = Field(default_factory=lambda: Serving())
     monitoring: Monitoring = Field(default_factory=lambda: Monitoring())
+    audit: Audit = Field(default_factory=lambda: Audit())
     price_book: dict[Provider, dict[str, Prices]] = Field(
         default_factory=dict,
         description="provider -> region -> prices: what sites without their own prices "
@@ -535,6 +647,11 @@ class StewardConfig(_Strict):
             problems.append(
                 "users.steward-monitor: the name is reserved for Steward's monitoring service "
                 "identity; choose another name"
+            )
+        if "steward-gates" in self.users:
+            problems.append(
+                "users.steward-gates: the name is reserved for Steward's gate evaluation "
+                "service identity (the only reader of locked holdouts); choose another name"
             )
         for site_name, site in self.sites.items():
             for dest in site.prices.egress_gb:

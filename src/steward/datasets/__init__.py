@@ -2,6 +2,7 @@
 column by column, mask and anonymise it, validate new batches, keep it in its
 jurisdiction, lock holdouts, and keep the lineage."""
 
+from steward.datasets.requests import OutsideCopy, RequestInfo, Reverdict
 from steward.datasets.schema import ColumnSchema, SchemaChange
 from steward.datasets.service import (
     ColumnClass,
@@ -20,6 +21,9 @@ __all__ = [
     "DatasetDetail",
     "DatasetService",
     "LineageNode",
+    "OutsideCopy",
+    "RequestInfo",
+    "Reverdict",
     "SchemaChange",
     "VersionInfo",
     "parse_ref",

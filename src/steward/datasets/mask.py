@@ -1,5 +1,13 @@
 """Masking recipes: per-column operators, the automatic recipe, reversible tokens, and
-the anonymised verdict (direct identifiers gone or pseudonymised, and k ≥ the minimum)."""
+the verdict of a masked version.
+
+The verdict is ``anonymised`` only when no direct identifier remains (dropped or
+redacted), special-category columns are removed or generalised, and the table is
+k-anonymous over its quasi-identifiers with k at least the minimum. Keyed hashes,
+tokens and partial masks are pseudonyms (GDPR Recital 26: data that can be attributed
+to a person with additional information is still personal data): a version holding them
+is ``pseudonymised``, and residency still binds it. Anything else is ``identifiable``.
+"""
 
 from __future__ import annotations
 
@@ -19,21 +27,30 @@ from steward.errors import ValidationFailed
 from steward.kernels.masking import OPERATORS, KAnonymityReport, enforce_k, k_anonymity
 
 __all__ = [
+    "VERDICTS",
     "ColumnRule",
     "MaskOutcome",
     "Recipe",
+    "Verdict",
     "apply_recipe",
     "auto_recipe",
     "derive_key",
     "detokenise",
+    "judge",
     "load_recipe",
     "tokenise",
 ]
 
 OPS = ("keep", "drop", "tokenise", *sorted(OPERATORS))
-#: Operators after which a direct identifier no longer identifies (pseudonyms count, as
-#: GDPR recital 26 discussions and the issue do; reversible tokens do not).
-REMOVES_IDENTIFIER = {"drop", "redact", "pseudonymise", "partial_mask"}
+#: The verdicts a version can get, strictest first.
+VERDICTS = ("identifiable", "pseudonymised", "anonymised")
+#: Operators after which nothing of a column's values is left.
+REMOVES_IDENTIFIER = {"drop", "redact"}
+#: Operators that leave a pseudonym: a keyed hash or a token links rows to one person
+#: (and a key holder back to the value); a partial mask keeps part of the value.
+PSEUDONYMS = {"pseudonymise", "tokenise", "partial_mask"}
+#: Operators that generalise a special-category column into bands or coarser codes.
+GENERALISES = {"generalise_age", "generalise_date", "generalise_numeric", "generalise_postcode"}
 _TOKEN_PREFIX = "t_"
 
 
@@ -101,7 +118,8 @@ _AUTO: dict[str, ColumnRule] = {
 
 def auto_recipe(classification: list[Mapping[str, Any]], k_min: int) -> Recipe:
     """Direct identifiers: names and addresses dropped, other identifiers pseudonymised
-    (joins keep working); quasi-identifiers generalised or rare values suppressed."""
+    (joins keep working, so the result is at best ``pseudonymised``); special-category
+    columns dropped; quasi-identifiers generalised or rare values suppressed."""
     cols: dict[str, ColumnRule] = {}
     for c in classification:
         pii, cat, name = c.get("pii_type"), c.get("category"), c["column"]
@@ -111,6 +129,8 @@ def auto_recipe(classification: list[Mapping[str, Any]], k_min: int) -> Recipe:
             cols[name] = _AUTO[pii]
         elif cat in ("direct", "free_text"):
             cols[name] = ColumnRule(op="pseudonymise")
+        elif cat == "special":
+            cols[name] = ColumnRule(op="drop")
         elif cat == "quasi":
             cols[name] = ColumnRule(op="suppress_rare", params={"min_count": k_min})
     return Recipe(columns=cols, k_min=k_min, enforce_k=True)
@@ -161,9 +181,12 @@ class MaskOutcome(BaseModel):
 
     table: pa.Table
     applied: dict[str, str]
+    verdict: str
     anonymised: bool
     reasons: list[str]
     k_report: dict[str, Any]
+    k_by_suppression_only: bool = False
+    warnings: list[str] = Field(default_factory=list)
 
 
 def apply_recipe(
@@ -212,25 +235,103 @@ def apply_recipe(
         if rule.op != "keep":
             applied[name] = rule.op
     out = pa.table(arrays, names=names) if names else pa.table({})
-    quasi = [
-        c["column"] for c in classification if c.get("category") == "quasi" and c["column"] in names
-    ]
+    quasi = quasi_identifiers(classification, applied, names)
     suppressed = removed = 0
     if recipe.enforce_k:
         out, suppressed, removed = enforce_k(out, quasi, k_min)
-    report: KAnonymityReport = k_anonymity(out, quasi)
-    reasons: list[str] = []
+    verdict = judge(classification, applied, out, k_min)
+    k_report = {**verdict.k_report, "rows_suppressed": suppressed, "rows_removed": removed}
+    return MaskOutcome(
+        table=out,
+        applied=applied,
+        verdict=verdict.verdict,
+        anonymised=verdict.verdict == "anonymised",
+        reasons=verdict.reasons,
+        k_report=k_report,
+        k_by_suppression_only=verdict.k_by_suppression_only,
+        warnings=verdict.warnings,
+    )
+
+
+def quasi_identifiers(
+    classification: list[Mapping[str, Any]], applied: Mapping[str, str], present: list[str]
+) -> list[str]:
+    """The columns k is measured on: quasi-identifiers, and special-category columns
+    kept in generalised form (a diagnosis band still narrows a person down)."""
+    out = []
     for c in classification:
-        if c.get("category") in ("direct", "free_text") and c.get("pii_type"):
-            op = applied.get(c["column"], "keep")
-            if op not in REMOVES_IDENTIFIER:
-                reasons.append(f"direct identifier {c['column']!r} ({c['pii_type']}) is {op}")
+        col, cat = c["column"], c.get("category")
+        if col not in present:
+            continue
+        if cat == "quasi" or (cat == "special" and applied.get(col) in GENERALISES):
+            out.append(col)
+    return out
+
+
+class Verdict(BaseModel):
+    """What a masked version is: ``anonymised``, ``pseudonymised`` or ``identifiable``."""
+
+    verdict: str
+    reasons: list[str]
+    k_report: dict[str, Any]
+    #: k holds only because every quasi-identifier value was suppressed (no data left)
+    k_by_suppression_only: bool = False
+    warnings: list[str] = Field(default_factory=list)
+
+
+def judge(
+    classification: list[Mapping[str, Any]],
+    applied: Mapping[str, str],
+    table: pa.Table,
+    k_min: int,
+) -> Verdict:
+    """The verdict of a masked ``table`` derived with ``applied`` operators from data
+    classified as ``classification`` (the source's column classes).
+
+    Used when a version is masked and again when its source's classification changes.
+    """
+    pseudonyms: list[str] = []
+    identifying: list[str] = []
+    for c in classification:
+        col, cat, pii = c["column"], c.get("category"), c.get("pii_type")
+        if not pii or cat in (None, "none", "quasi"):
+            continue
+        op = applied.get(col, "keep")
+        if op in REMOVES_IDENTIFIER:
+            continue
+        if cat == "special":
+            if op in GENERALISES:
+                continue
+            what = f"special-category column {col!r} ({pii}) is {op}; generalise or drop it"
+        else:
+            what = f"direct identifier {col!r} ({pii}) is {op}"
+        if op in PSEUDONYMS:
+            pseudonyms.append(f"{what}: a pseudonym, still personal data (GDPR Recital 26)")
+        else:
+            identifying.append(what)
+    quasi = quasi_identifiers(classification, applied, table.column_names)
+    report: KAnonymityReport = k_anonymity(table, quasi)
     if report.k < k_min:
-        reasons.append(
+        identifying.append(
             f"k-anonymity {report.k} over {', '.join(quasi) or 'no columns'} "
             f"is below the minimum {k_min}"
         )
-    k_report = {**report.to_dict(), "rows_suppressed": suppressed, "rows_removed": removed}
-    return MaskOutcome(
-        table=out, applied=applied, anonymised=not reasons, reasons=reasons, k_report=k_report
+    warnings: list[str] = []
+    by_suppression = bool(quasi) and table.num_rows > 0
+    by_suppression = by_suppression and all(
+        table.column(q).null_count == table.num_rows for q in quasi
+    )
+    if by_suppression:
+        warnings.append(
+            f"k-anonymity {report.k} is reached only by suppressing every quasi-identifier "
+            f"({', '.join(quasi)}): no quasi-identifier value is left. Generalise them "
+            "(wider age bands, shorter postcodes) to keep some information"
+        )
+    verdict = "identifiable" if identifying else "pseudonymised" if pseudonyms else "anonymised"
+    return Verdict(
+        verdict=verdict,
+        reasons=identifying + pseudonyms,
+        k_report=report.to_dict(),
+        k_by_suppression_only=by_suppression,
+        warnings=warnings,
     )

@@ -21,14 +21,23 @@ from sqlalchemy.orm import Session
 
 from steward.artifacts import sha256_file
 from steward.audit import canonical_json
+from steward.datasets.classes import ColumnClass, check_overrides, overridden, sensitive
 from steward.datasets.io import BATCH_ROWS, open_source
 from steward.datasets.mask import Recipe, apply_recipe, auto_recipe, derive_key, detokenise
+from steward.datasets.requests import (
+    OutsideCopy,
+    RequestInfo,
+    RequestsMixin,
+    Reverdict,
+    approved_copy,
+    transfer_rule,
+    use_approval,
+)
 from steward.datasets.scan import TableScan
 from steward.datasets.schema import ColumnSchema, SchemaChange, compare_schemas, infer_schema
 from steward.datasets.validate import ValidationReport, validate_file
 from steward.door import Action
 from steward.errors import Conflict, NotFound, ValidationFailed
-from steward.kernels.pii import PII_TYPES
 from steward.kernels.profile import TableProfile
 from steward.policy import Principal, Resource
 from steward.runtime import Runtime
@@ -41,6 +50,9 @@ __all__ = [
     "DatasetService",
     "LineageNode",
     "MaskResult",
+    "OutsideCopy",
+    "RequestInfo",
+    "Reverdict",
     "VersionInfo",
     "parse_ref",
 ]
@@ -63,18 +75,6 @@ def parse_ref(ref: str) -> tuple[str, int | None]:
     return m["name"], (int(v) if v and v != "latest" else None)
 
 
-class ColumnClass(BaseModel):
-    column: str
-    pii_type: str | None
-    category: str
-    confidence: float
-    detector: str
-    match_share: float
-    sampled: int
-    explanation: str
-    overridden_by: str | None = None
-
-
 class VersionInfo(BaseModel):
     ref: str
     name: str
@@ -88,6 +88,8 @@ class VersionInfo(BaseModel):
     fingerprint: str
     locked: bool
     anonymised: bool
+    #: identifiable | pseudonymised | anonymised; residency follows it
+    verdict: str = "identifiable"
     transform: str
     parents: list[str] = Field(default_factory=list)
     description: str
@@ -173,7 +175,7 @@ class IngestResult(BaseModel):
     classification: list[ColumnClass]
 
 
-class DatasetService:
+class DatasetService(RequestsMixin):
     def __init__(self, rt: Runtime) -> None:
         self.rt = rt
 
@@ -206,7 +208,9 @@ class DatasetService:
             f"{ds.name}@{v.version}",
             {
                 "jurisdiction": v.jurisdiction,
-                "anonymised": v.anonymised,
+                # both follow the verdict Steward computed, never a flag a user set
+                "anonymised": v.verdict == "anonymised",
+                "verdict": v.verdict,
                 "locked": v.locked,
                 "team": ds.team,
             },
@@ -234,7 +238,8 @@ class DatasetService:
             bytes=v.bytes,
             fingerprint=v.fingerprint,
             locked=v.locked,
-            anonymised=v.anonymised,
+            anonymised=v.verdict == "anonymised",
+            verdict=v.verdict,
             transform=v.transform,
             parents=self._parents(s, v.id),
             description=v.description,
@@ -286,8 +291,10 @@ class DatasetService:
                 consume(chunk)
         if rows == 0:
             raise ValidationFailed("the input has no rows", rows=0)
-        summary = profile.summary()
         classes = [ColumnClass(**c.to_dict()) for c in sampler.classify()]
+        # Profiles never keep values of columns that identify or are special category.
+        profile = profile.redact(sensitive(classes))
+        summary = _redact_summary(profile.summary(), classes)
         return IngestResult(
             parquet=out,
             fingerprint=h.hexdigest(),
@@ -361,7 +368,13 @@ class DatasetService:
         resource = Resource(
             "Dataset",
             f"{name}@new",
-            {"jurisdiction": jurisdiction, "anonymised": False, "locked": locked, "team": team},
+            {
+                "jurisdiction": jurisdiction,
+                "anonymised": False,
+                "verdict": "identifiable",
+                "locked": locked,
+                "team": team,
+            },
         )
         action = Action("dataset.register", resource, site=site, payload={})
         self.rt.door.check(principal, action)  # refuse before reading a byte
@@ -409,7 +422,7 @@ class DatasetService:
                 transform="register",
                 transform_spec={"format": result.source_format},
                 parents=[],
-                anonymised=False,
+                verdict="identifiable",
             )
 
     def _store_version(
@@ -427,7 +440,7 @@ class DatasetService:
         transform: str,
         transform_spec: dict[str, Any],
         parents: list[int],
-        anonymised: bool,
+        verdict: str,
     ) -> VersionInfo:
         written: list[str] = []
         parquet_digest = sha256_file(result.parquet)[0]
@@ -470,7 +483,8 @@ class DatasetService:
                 rows=result.rows,
                 bytes=ref.size,
                 locked=locked,
-                anonymised=anonymised,
+                anonymised=verdict == "anonymised",
+                verdict=verdict,
                 source_format=result.source_format,
                 transform=transform,
                 transform_spec=canonical_json(transform_spec),
@@ -509,11 +523,14 @@ class DatasetService:
             ds, v = self._version_row(s, ref)
             info = self._info(s, ds, v)
             copies = s.execute(select(DatasetCopy).where(DatasetCopy.version_id == v.id)).scalars()
+            classes = [ColumnClass(**c) for c in json.loads(v.classification_json)]
             return DatasetDetail(
                 **info.model_dump(),
                 schema=[ColumnSchema(**c) for c in json.loads(v.schema_json)],
-                classification=[ColumnClass(**c) for c in json.loads(v.classification_json)],
-                profile=json.loads(v.profile_json).get("summary", {}),
+                classification=classes,
+                # redacted again on the way out: the classification may have been raised
+                # since the profile was stored (or stored before profiles were redacted)
+                profile=_redact_summary(json.loads(v.profile_json).get("summary", {}), classes),
                 transform_spec=json.loads(v.transform_spec),
                 copies=[
                     CopyInfo(
@@ -532,7 +549,9 @@ class DatasetService:
         """The version's mergeable profile (for drift and monitoring)."""
         self.rt.door.check(principal, Action("system.read", Resource("System", "datasets")))
         _, v = self._lookup(ref)
-        return TableProfile.from_dict(json.loads(v.profile_json)["state"])
+        classes = [ColumnClass(**c) for c in json.loads(v.classification_json)]
+        state = TableProfile.from_dict(json.loads(v.profile_json)["state"])
+        return state.redact(sensitive(classes))
 
     def lineage(self, principal: Principal, ref: str) -> LineageNode:
         self.rt.door.check(principal, Action("system.read", Resource("System", "datasets")))
@@ -580,11 +599,52 @@ class DatasetService:
         ds, v = self._lookup(ref)
         where = site or v.site
         self.rt.config.site(where)
+        # an allowed read of direct or special-category data is on the record (sampled
+        # as audit.reads says); other reads are not
         self.rt.door.check(
             principal,
-            Action("dataset.read", self._resource(ds, v), site=where, context={"purpose": purpose}),
+            Action(
+                "dataset.read",
+                self._resource(ds, v),
+                site=where,
+                context={"purpose": purpose},
+                payload={"ref": f"{ds.name}@{v.version}", "purpose": purpose},
+            ),
+            record=holds_personal_data(v.classification_json),
         )
         return self.rt.artifacts.get_bytes(v.site, v.object_digest)
+
+    def read_holdout(self, ref: str, *, requested_by: Principal, model: str) -> pa.Table:
+        """Read a locked holdout as the gate evaluation service (``steward-gates``), the
+        only identity the policy lets read one, for ``requested_by``'s validation of
+        ``model``. The read is recorded with the requesting user in its reason."""
+        from steward.errors import Reason
+        from steward.policy.entities import GATE_USER
+
+        ds, v = self._lookup(ref)
+        why = Reason(
+            "gate-evaluation",
+            f"read by the gate evaluation service for {requested_by.name}'s validation of {model}",
+            "permit",
+        )
+        self.rt.door.check(
+            Principal(GATE_USER),
+            Action(
+                "dataset.read",
+                self._resource(ds, v),
+                site=v.site,
+                context={"purpose": "gate-evaluation"},
+                payload={
+                    "ref": f"{ds.name}@{v.version}",
+                    "model": model,
+                    "requested_by": requested_by.name,
+                },
+            ),
+            record=True,
+            reasons=[why],
+        )
+        data = self.rt.artifacts.get_bytes(v.site, v.object_digest)
+        return pq.read_table(io.BytesIO(data))
 
     def governed_view(self, ref: str) -> tuple[DatasetDetail, Resource, int]:
         """Metadata, policy resource and row id of a version, for a service that decides
@@ -608,21 +668,28 @@ class DatasetService:
         self.rt.config.site(to_site)
         if to_site == v.site:
             raise Conflict(f"{ref} already lives at {to_site}", site=to_site)
+        context: dict[str, Any] = {"purpose": ""}
+        payload: dict[str, Any] = {
+            "ref": f"{ds.name}@{v.version}",
+            "from": v.site,
+            "to": to_site,
+            "bytes": v.bytes,
+        }
+        approval: str | None = None
+        if transfer_rule(self.rt.config, v, to_site) is not None:
+            # A transfer rule allows it at all; each copy needs a second steward's yes.
+            with self.rt.store.transaction() as s:
+                approval = approved_copy(s, v.id, to_site)
+            context["transfer"] = "approved" if approval else "needs-approval"
+            payload["approval"] = approval
         action = Action(
-            "dataset.copy",
-            self._resource(ds, v),
-            site=to_site,
-            context={"purpose": ""},
-            payload={
-                "ref": f"{ds.name}@{v.version}",
-                "from": v.site,
-                "to": to_site,
-                "bytes": v.bytes,
-            },
+            "dataset.copy", self._resource(ds, v), site=to_site, context=context, payload=payload
         )
         written: list[str] = []
 
         def do(s: Session) -> CopyInfo:
+            if approval is not None:
+                use_approval(s, approval)  # one approval, one copy (race-safe)
             data = self.rt.artifacts.get_bytes(v.site, v.object_digest)
             if not self.rt.artifacts.exists(to_site, v.object_digest):
                 written.append(v.object_digest)
@@ -666,24 +733,14 @@ class DatasetService:
         """Override column classes (``"none"`` clears one); audited as dataset.classify."""
         ds, v = self._lookup(ref)
         current = [ColumnClass(**c) for c in json.loads(v.classification_json)]
-        by_name = {c.column: c for c in current}
-        for col, cls in overrides.items():
-            if col not in by_name:
-                raise ValidationFailed(
-                    f"column {col!r} is not in {ds.name}@{v.version}; expected one of "
-                    f"{', '.join(by_name)}",
-                    column=col,
-                )
-            if cls != "none" and cls not in PII_TYPES:
-                raise ValidationFailed(
-                    f"class {cls!r} for column {col!r}: expected 'none' or one of "
-                    f"{', '.join(sorted(PII_TYPES))}",
-                    column=col,
-                )
+        lowered = check_overrides(f"{ds.name}@{v.version}", current, overrides)
+        # Lowering a class (declassification) is a four-eyes request: the policy
+        # 'declassify-four-eyes' refuses it here, and the refusal is on the record.
         action = Action(
             "dataset.classify",
             self._resource(ds, v),
-            payload={"ref": f"{ds.name}@{v.version}", "set": overrides},
+            context={"declassifies": bool(lowered)},
+            payload={"ref": f"{ds.name}@{v.version}", "set": overrides, "lowers": lowered},
         )
 
         def do(s: Session) -> list[ColumnClass]:
@@ -692,23 +749,12 @@ class DatasetService:
             out = []
             for c in current:
                 if c.column in overrides:
-                    cls = overrides[c.column]
-                    c = ColumnClass(
-                        column=c.column,
-                        pii_type=None if cls == "none" else cls,
-                        category="none" if cls == "none" else PII_TYPES[cls].category,
-                        confidence=1.0,
-                        detector="override",
-                        match_share=c.match_share,
-                        sampled=c.sampled,
-                        explanation=(
-                            f"set to {cls} by {principal.name} (detector said "
-                            f"{c.pii_type or 'none'} via {c.detector})"
-                        ),
-                        overridden_by=principal.name,
-                    )
+                    c = overridden(c, overrides[c.column], principal.name)
                 out.append(c)
             row.classification_json = canonical_json([c.model_dump() for c in out])
+            # A raised class can take a derived version's verdict down (and with it the
+            # residency exemption of its copies): judge them again now.
+            self._rejudge(s, row, out)
             return out
 
         return self.rt.door.run(principal, action, do)
@@ -758,9 +804,13 @@ class DatasetService:
             spec = {
                 "recipe": used.model_dump(),
                 "applied": outcome.applied,
+                "k_min": k_min,
+                "verdict": outcome.verdict,
                 "anonymised": outcome.anonymised,
                 "reasons": outcome.reasons,
                 "k_anonymity": outcome.k_report,
+                "k_by_suppression_only": outcome.k_by_suppression_only,
+                "warnings": outcome.warnings,
             }
             info = self._store_version(
                 principal,
@@ -775,14 +825,17 @@ class DatasetService:
                 transform="mask",
                 transform_spec=spec,
                 parents=[v.id],
-                anonymised=outcome.anonymised,
+                verdict=outcome.verdict,
             )
         return MaskResult(
             version=info,
             applied=outcome.applied,
-            anonymised=outcome.anonymised,
+            verdict=info.verdict,
+            anonymised=info.anonymised,
             reasons=outcome.reasons,
             k_anonymity=outcome.k_report,
+            k_by_suppression_only=outcome.k_by_suppression_only,
+            warnings=outcome.warnings,
         )
 
     def detokenise(
@@ -819,9 +872,47 @@ class DatasetService:
 class MaskResult(BaseModel):
     version: VersionInfo
     applied: dict[str, str]
+    #: identifiable | pseudonymised | anonymised
+    verdict: str = "identifiable"
     anonymised: bool
     reasons: list[str]
     k_anonymity: dict[str, Any]
+    #: k holds only because every quasi-identifier value was suppressed
+    k_by_suppression_only: bool = False
+    warnings: list[str] = Field(default_factory=list)
+
+
+_VALUE_KEYS = ("min", "max", "mean", "std", "quantiles", "histogram", "top", "infinite")
+
+
+def _redact_summary(summary: dict[str, Any], classes: list[ColumnClass]) -> dict[str, Any]:
+    """A profile summary without values of sensitive columns (counts stay)."""
+    cols = _columns_of(summary)
+    if not cols:
+        return summary
+    hidden = set(sensitive(classes))
+    out = {}
+    for name, col in cols.items():
+        if name in hidden and isinstance(col, dict):
+            col = {
+                k: (None if k != "top" else []) if k in _VALUE_KEYS else v for k, v in col.items()
+            }
+            col["redacted"] = True
+        out[name] = col
+    return {**summary, "columns": out} if "columns" in summary else out
+
+
+#: Column categories whose presence puts every allowed read of a version on the record.
+RECORDED_CATEGORIES = frozenset({"direct", "special"})
+
+
+def holds_personal_data(classification_json: str) -> bool:
+    """Whether a version's classification has a direct or special-category column."""
+    try:
+        classes = json.loads(classification_json or "[]")
+    except ValueError:
+        return True  # unreadable: treat as personal (record rather than miss)
+    return any(isinstance(c, dict) and c.get("category") in RECORDED_CATEGORIES for c in classes)
 
 
 def _columns_of(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -1,6 +1,21 @@
 """Deployments: endpoints at sites, immutable revisions (direct, canary, shadow), placement
-by policy (residency, private-only, approved-only), promotion and one-step rollback."""
+by policy (residency, private-only, approved-only), promotion, one-step rollback and the
+automatic rollback to the last known good revision (with its flap guard)."""
 
-from steward.deploy.service import DeployService, EndpointInfo, RevisionInfo
+from steward.deploy.service import (
+    AutoRollback,
+    DeployService,
+    EndpointInfo,
+    NoSafeRevision,
+    RevisionInfo,
+    RollbackKeepsModel,
+)
 
-__all__ = ["DeployService", "EndpointInfo", "RevisionInfo"]
+__all__ = [
+    "AutoRollback",
+    "DeployService",
+    "EndpointInfo",
+    "NoSafeRevision",
+    "RevisionInfo",
+    "RollbackKeepsModel",
+]

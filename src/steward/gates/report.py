@@ -39,6 +39,13 @@ class ValidationReport(BaseModel):
     champion: dict[str, Any] | None = None
     evaluated_by: str
     evaluated_at: datetime
+    # whether configuration applies this suite and holdout to the model (see
+    # steward.gates.applicable); reports from before applicability was recorded read True
+    applicable: bool = True
+    not_applicable: list[str] = Field(default_factory=list)
+    applicable_suite: str | None = None
+    applicable_holdout: str | None = None  # NAME@V; None: no holdout is pinned
+    by_producer: bool = False  # run by one of the model's producers: never counts
 
     @property
     def failed(self) -> list[Check]:
@@ -54,6 +61,15 @@ class ValidationInfo(BaseModel):
     passed: bool
     current: bool
     stale_reason: str | None = None
+    applicable: bool = True
+    applicable_reason: str | None = None
+    by_producer: bool = False
+    counts: bool = Field(
+        False,
+        description="counts toward approval and promotion: applicable, current and not run "
+        "by one of the model's producers",
+    )
+    not_counted_reason: str | None = None
     report_hash: str
     created_by: str
     created_at: datetime
@@ -83,6 +99,18 @@ def render_report(r: ValidationReport) -> str:
         f"{r.overlap_rows} rows)",
         f"- Evaluated by {r.evaluated_by} at {r.evaluated_at:%Y-%m-%d %H:%M UTC}, with the "
         "ONNX artifact that would be served",
+    ]
+    if not r.applicable:
+        lines.append(
+            "- **Not applicable** (recorded, never counts toward approval): "
+            + "; ".join(r.not_applicable)
+        )
+    if r.by_producer:
+        lines.append(
+            f"- Run by {r.evaluated_by}, a producer of the model: recorded, never counts "
+            "toward approval"
+        )
+    lines += [
         "",
         "| kind | check | value | limit | result |",
         "|---|---|---|---|---|",
@@ -102,6 +130,15 @@ def render_report(r: ValidationReport) -> str:
                 f"| {g.get('group')} | {g.get('count')} | {_fmt(g.get('selection_rate'))} | "
                 f"{_fmt(g.get('tpr'))} | {_fmt(g.get('fpr'))} | {_fmt(g.get('accuracy'))} |"
             )
+    unjudged = fair.get("not_judged") or []
+    if unjudged:
+        allowed = fair.get("allow_unjudged")
+        lines += [
+            "",
+            "Not judged (fewer than two groups with the suite's minimum rows): "
+            + ", ".join(f"`{a}`" for a in unjudged)
+            + (" — allowed by the suite" if allowed else " — this fails the gate"),
+        ]
     small = fair.get("too_small") or []
     if small:
         lines += ["", "Too small to judge (fewer rows than the suite's minimum):", ""]

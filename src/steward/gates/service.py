@@ -6,6 +6,13 @@ model's training data, runs the ONNX artifact (what would be served) over it, an
 performance, fairness across slices, robustness and the champion in production. The report
 (JSON, its sha256 in the ledger) and the stage change to ``validated`` are recorded in one
 governed action, ``model.validate``.
+
+Which suite and holdout *apply* is configuration's call (:mod:`steward.gates.applicable`):
+a validation under another one, or run by the model's producer, is recorded but never
+counts. A failed applicable validation sets the stage ``failed``. Approval and promotion
+rest on the newest applicable validation not run by a producer, decided inside the write
+transaction (one decision per version, validation and approver; a unique constraint
+holds it).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from steward.audit import canonical_json
@@ -30,6 +38,7 @@ from steward.config import GateSuite, Threshold
 from steward.datasets import DatasetService
 from steward.door import Action
 from steward.errors import Conflict, GateFailed, NotFound, Reason, ValidationFailed
+from steward.gates.applicable import Applicable, applicable_for, newest_version, suite_hash
 from steward.gates.report import Check, ValidationInfo, ValidationReport
 from steward.kernels.metrics import LOWER_IS_BETTER, performance
 from steward.metering import Usage
@@ -44,6 +53,9 @@ __all__ = ["ApprovalInfo", "GateService", "HoldoutOverlap", "StageInfo", "row_ke
 PURPOSE = "gate-evaluation"
 #: Rows of the holdout the robustness checks perturb and probe (a uniform prefix).
 ROBUSTNESS_ROWS = 20_000
+#: stages a failed applicable validation turns into ``failed`` (production and retired
+#: versions keep theirs: serving is the deployment's business; the report says it failed)
+_FAILABLE = ("candidate", "validated", "approved")
 
 
 class HoldoutOverlap(Conflict):
@@ -64,12 +76,6 @@ def row_keys(table: pa.Table, columns: list[str]) -> pa.Array:
         return pa.array([], pa.string())
     joined = pc.binary_join_element_wise(*parts, "\x1f")
     return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
-
-
-def _suite_hash(name: str, suite: GateSuite) -> str:
-    return hashlib.sha256(
-        canonical_json({name: suite.model_dump(mode="json")}).encode()
-    ).hexdigest()
 
 
 def _limit(t: Threshold) -> dict[str, float]:
@@ -139,12 +145,38 @@ class GateService:
         return found
 
     # -- validate ----------------------------------------------------------------------------
+    def applicable(self, model: ModelDetail) -> Applicable:
+        """The suite and holdout configuration applies to ``model``."""
+        return applicable_for(self.rt.config.gates, model.objective, model.team, model.name)
+
     def validate(
-        self, principal: Principal, model_ref: str, holdout_ref: str, *, suite: str | None = None
+        self,
+        principal: Principal,
+        model_ref: str,
+        holdout_ref: str | None = None,
+        *,
+        suite: str | None = None,
     ) -> ValidationInfo:
+        """Evaluate ``model_ref`` on a locked holdout (default: the one that applies)
+        against a gate suite (default: the one that applies)."""
         model = self.registry.show(principal, model_ref)
         suite_name, gate = self.suite(model, suite)
+        app = self.applicable(model)
+        if holdout_ref is None:
+            if app.holdout is None:
+                raise ValidationFailed(
+                    f"no holdout given and none is configured for {model.ref}: pass "
+                    "--holdout NAME@V, or pin one in steward.yaml (gates.holdout_by_model, "
+                    "gates.holdout_by_team or the suite's holdout)",
+                    model=model.ref,
+                )
+            holdout_ref = app.holdout
         holdout, _, holdout_id = self.datasets.governed_view(holdout_ref)
+        with self.rt.store.transaction() as s:
+            newest = newest_version(s, app.holdout) if app.holdout is not None else None
+        not_applicable = app.reasons(suite_name, holdout.ref, newest)
+        producers = list(self.registry.policy_resource(model).attrs.get("producers", []))
+        by_producer = principal.name in producers
         resource = self.registry.policy_resource(model)
         action = Action(
             "model.validate",
@@ -159,7 +191,8 @@ class GateService:
                 holdout=holdout.ref,
             )
         wall0, cpu0 = time.perf_counter(), time.process_time()
-        table = self.datasets.read(principal, holdout.ref, purpose=PURPOSE)
+        # read as the gate service identity, the only reader of locked holdouts (H7)
+        table = self.datasets.read_holdout(holdout.ref, requested_by=principal, model=model.ref)
         target = model.spec.get("target")
         training = self._training_tables(principal, model)  # read once: overlap, audit
         overlap = self._overlap(training, table)
@@ -207,7 +240,7 @@ class GateService:
             model=model.ref,
             objective=model.objective,
             suite=suite_name,
-            suite_hash=_suite_hash(suite_name, gate),
+            suite_hash=suite_hash(suite_name, gate),
             holdout=holdout.ref,
             holdout_fingerprint=holdout.fingerprint,
             holdout_rows=table.num_rows,
@@ -224,6 +257,11 @@ class GateService:
             champion=champion,
             evaluated_by=principal.name,
             evaluated_at=now,
+            applicable=not not_applicable,
+            not_applicable=not_applicable,
+            applicable_suite=app.suite,
+            applicable_holdout=app.holdout_ref(newest),
+            by_producer=by_producer,
         )
         body = canonical_json(report.model_dump(mode="json"))
         report_hash = hashlib.sha256(body.encode()).hexdigest()
@@ -234,6 +272,8 @@ class GateService:
                 "holdout_fingerprint": holdout.fingerprint,
                 "report_hash": report_hash,
                 "passed": passed,
+                "applicable": not not_applicable,
+                "by_producer": by_producer,
             }
         )
 
@@ -242,7 +282,7 @@ class GateService:
         )
 
         def do(s: Session) -> ValidationInfo:
-            _, mv = self.registry.version_row(s, model.ref)
+            _, mv = self.registry.version_row(s, model.ref, lock=True)
             # the evaluation's compute (the process's CPU while it ran), at the model's site
             self.rt.meter.usage(
                 s,
@@ -270,21 +310,41 @@ class GateService:
                     created_at=now,
                 )
             )
-            if passed and mv.stage == "candidate":
-                self._stage(s, mv, "validated", principal.name, f"passed {vid} on {holdout.ref}")
+            on = f"{vid} under suite {suite_name} on {holdout.ref}"
+            counts = not not_applicable and not by_producer
+            if not not_applicable and not passed and mv.stage in _FAILABLE:
+                failed = ", ".join(c.name for c in checks if c.passed is False)
+                self._stage(s, mv, "failed", principal.name, f"failed {on}: {failed}")
+            elif counts and passed and mv.stage in ("candidate", "failed"):
+                self._stage(s, mv, "validated", principal.name, f"passed {on}")
             card = json.loads(mv.card_json)
-            card["validation"] = {
+            entry = {
                 "id": vid,
                 "passed": passed,
                 "holdout": holdout.ref,
                 "holdout_fingerprint": holdout.fingerprint,
                 "suite": suite_name,
-                "checks": [c.model_dump(mode="json") for c in checks],
+                "by": principal.name,
+                "applicable": not not_applicable,
+                "counts": counts,
             }
-            if fairness:
-                card["fairness"] = fairness
-            if robustness:
-                card["robustness"] = robustness
+            if not_applicable:
+                # on the record, beside (never instead of) the applicable evidence
+                entry["reasons"] = not_applicable
+                others = card.get("validations_not_applicable")
+                card["validations_not_applicable"] = [
+                    *(others if isinstance(others, list) else []),
+                    entry,
+                ]
+            else:
+                card["validation"] = {
+                    **entry,
+                    "checks": [c.model_dump(mode="json") for c in checks],
+                }
+                if fairness:
+                    card["fairness"] = fairness
+                if robustness:
+                    card["robustness"] = robustness
             mv.card_json = canonical_json(card)
             s.flush()
             return self._info(s, self._row(s, vid))
@@ -346,6 +406,7 @@ class GateService:
             attributes[name] = {
                 "groups": [_group_row(g) for g in attr.groups],
                 "summary": attr.summary.to_dict(),
+                "judged": attr.judged,
             }
         too_small = [
             {"attribute": name, "group": _group_label(sg.group), "count": sg.count}
@@ -353,8 +414,43 @@ class GateService:
             for sg in groups_
         ]
         checks: list[Check] = []
+        unjudged = report.not_judged()
+        for name in unjudged:
+            # fails closed: one group (or none) gives a difference of 0 and a ratio of 1 by
+            # construction, which is no evidence of fairness
+            n = report.attributes[name].summary.groups_judged
+            checks.append(
+                Check(
+                    kind="fairness",
+                    name=f"{name}: judged",
+                    value=float(n),
+                    limit={"min": 2.0},
+                    passed=None if fair.allow_unjudged else False,
+                    detail=(
+                        f"not judged: {n} group(s) with at least {fair.min_group_size} rows; "
+                        "two are needed to compare"
+                        + (
+                            " (allowed by the suite: allow_unjudged)"
+                            if fair.allow_unjudged
+                            else "; a larger holdout, a smaller min_group_size or "
+                            "allow_unjudged: true in the suite"
+                        )
+                    ),
+                )
+            )
         for t in fair.limits:
             for name, attr in report.attributes.items():
+                if not attr.judged:
+                    checks.append(
+                        Check(
+                            kind="fairness",
+                            name=f"{name}: {t.metric}",
+                            value=None,
+                            limit=_limit(t),
+                            detail="not judged (see the judged check)",
+                        )
+                    )
+                    continue
                 value = getattr(attr.summary, t.metric)
                 checks.append(
                     _check(
@@ -388,6 +484,8 @@ class GateService:
                 for i in report.intersections
             },
             "too_small": too_small,
+            "not_judged": unjudged,
+            "allow_unjudged": fair.allow_unjudged,
             "overall": out.get("overall"),
         }
         return summary, checks
@@ -578,12 +676,46 @@ class GateService:
         )
         mv.stage = to
 
+    def _applicable_of(self, s: Session, m: Model, mv: ModelVersion) -> Applicable:
+        return applicable_for(self.rt.config.gates, mv.objective, m.team, m.name)
+
+    def _standing(
+        self, s: Session, v: Validation, mv: ModelVersion, app: Applicable
+    ) -> tuple[ValidationReport, str | None, str | None]:
+        """The report, why it is stale (``None``: current) and why it does not count
+        toward approval (``None``: it counts)."""
+        report = ValidationReport.model_validate_json(v.report_json)
+        name, _, version = v.holdout_ref.partition("@")
+        stale: str | None = None
+        suite = self.rt.config.gates.suites.get(v.suite_name)
+        if suite is None:
+            stale = f"suite {v.suite_name!r} is no longer declared"
+        elif suite_hash(v.suite_name, suite) != v.suite_hash:
+            stale = f"suite {v.suite_name!r} changed since the validation"
+        else:
+            own = newest_version(s, name)
+            if own is not None and version.isdigit() and own > int(version):
+                stale = f"a newer holdout version {name}@{own} exists"
+        if stale is None and report.applicable:
+            newest = newest_version(s, app.holdout) if app.holdout is not None else None
+            stale = app.stale(v.suite_name, v.suite_hash, v.holdout_ref, newest)
+        by_producer = report.by_producer or v.created_by in _producers(mv)
+        if not report.applicable:
+            why: str | None = "not applicable: " + "; ".join(report.not_applicable)
+        elif by_producer:
+            why = f"run by {v.created_by}, a producer of the model"
+        elif stale is not None:
+            why = f"stale: {stale}"
+        else:
+            why = None
+        return report, stale, why
+
     def _info(self, s: Session, v: Validation) -> ValidationInfo:
         mv = s.get(ModelVersion, v.model_version_id)
         assert mv is not None
         m = s.get(Model, mv.model_id)
         assert m is not None
-        stale = self._stale_reason(s, v)
+        report, stale, why = self._standing(s, v, mv, self._applicable_of(s, m, mv))
         return ValidationInfo(
             id=v.id,
             model=f"{m.name}@{mv.version}",
@@ -593,32 +725,16 @@ class GateService:
             passed=v.passed,
             current=stale is None,
             stale_reason=stale,
+            applicable=report.applicable,
+            applicable_reason="; ".join(report.not_applicable) or None,
+            by_producer=report.by_producer or v.created_by in _producers(mv),
+            counts=why is None,
+            not_counted_reason=why,
             report_hash=v.report_hash,
             created_by=v.created_by,
             created_at=v.created_at,
-            report=ValidationReport.model_validate_json(v.report_json),
+            report=report,
         )
-
-    def _stale_reason(self, s: Session, v: Validation) -> str | None:
-        """A report is stale when its suite changed or a newer holdout version exists."""
-        suite = self.rt.config.gates.suites.get(v.suite_name)
-        if suite is None:
-            return f"suite {v.suite_name!r} is no longer declared"
-        if _suite_hash(v.suite_name, suite) != v.suite_hash:
-            return f"suite {v.suite_name!r} changed since the validation"
-        name, _, version = v.holdout_ref.partition("@")
-        from steward.store import Dataset, DatasetVersion
-
-        newest = s.execute(
-            select(DatasetVersion.version)
-            .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
-            .where(Dataset.name == name)
-            .order_by(DatasetVersion.version.desc())
-            .limit(1)
-        ).scalar_one_or_none()
-        if newest is not None and newest > int(version):
-            return f"a newer holdout version {name}@{newest} exists"
-        return None
 
     def validations(self, principal: Principal, model_ref: str) -> list[ValidationInfo]:
         self.rt.door.check(principal, Action("system.read", Resource("System", "models")))
@@ -628,7 +744,7 @@ class GateService:
             rows = s.execute(
                 select(Validation)
                 .where(Validation.model_version_id == mv.id)
-                .order_by(Validation.created_at)
+                .order_by(Validation.created_at, Validation.id)
             ).scalars()
             return [self._info(s, v) for v in rows]
 
@@ -637,20 +753,57 @@ class GateService:
         g = self.rt.config.gates
         return g.approvals_by_team.get(team or "", g.approvals_required)
 
-    def _latest(self, s: Session, mv: ModelVersion) -> Validation | None:
-        return s.execute(
-            select(Validation)
-            .where(Validation.model_version_id == mv.id)
-            .order_by(Validation.created_at.desc(), Validation.id.desc())
-            .limit(1)
-        ).scalar_one_or_none()
+    def _newest_first(self, s: Session, mv: ModelVersion) -> list[Validation]:
+        return list(
+            s.execute(
+                select(Validation)
+                .where(Validation.model_version_id == mv.id)
+                .order_by(Validation.created_at.desc(), Validation.id.desc())
+            ).scalars()
+        )
 
-    def _current_pass(self, s: Session, ref: str, mv: ModelVersion) -> Validation:
-        v = self._latest(s, mv)
-        if v is None:
+    def _governing(self, s: Session, mv: ModelVersion) -> Validation | None:
+        """The validation approval and promotion rest on: the newest that was applicable
+        when it ran and was not run by a producer (not simply the latest)."""
+        producers = _producers(mv)
+        for v in self._newest_first(s, mv):
+            report = ValidationReport.model_validate_json(v.report_json)
+            if report.applicable and not report.by_producer and v.created_by not in producers:
+                return v
+        return None
+
+    def _failing(self, s: Session, mv: ModelVersion) -> Validation | None:
+        """The newest applicable validation, when it failed (what keeps a model failed)."""
+        for v in self._newest_first(s, mv):
+            if ValidationReport.model_validate_json(v.report_json).applicable:
+                return None if v.passed else v
+        return None
+
+    def _current_pass(self, s: Session, ref: str, m: Model, mv: ModelVersion) -> Validation:
+        if mv.stage == "failed":
+            bad = self._failing(s, mv)
+            report = ValidationReport.model_validate_json(bad.report_json) if bad else None
+            names = [c.name for c in report.failed] if report else []
             raise GateFailed(
-                f"{ref} has not been validated; run 'steward model validate {ref} --holdout H@v'",
+                f"{ref} failed its gates in {bad.id if bad else 'its last applicable validation'}"
+                f" ({', '.join(names) or 'see the report'}); it cannot be approved or promoted "
+                "until a validation under the applicable suite passes",
                 model=ref,
+                validation=bad.id if bad else None,
+                failed=names,
+            )
+        v = self._governing(s, mv)
+        if v is None:
+            app = self._applicable_of(s, m, mv)
+            ignored = [(x.id, self._standing(s, x, mv, app)[2]) for x in self._newest_first(s, mv)]
+            detail = "; ".join(f"{vid}: {why}" for vid, why in ignored if why)
+            raise GateFailed(
+                f"{ref} has no validation that counts (applicable suite "
+                f"{app.suite or '(none)'}, holdout {app.holdout or 'any locked one'}, run by "
+                f"someone other than its producer){': ' + detail if detail else ''}; run "
+                f"'steward model validate {ref}' as someone who did not produce it",
+                model=ref,
+                ignored=[vid for vid, _ in ignored],
             )
         if not v.passed:
             report = ValidationReport.model_validate_json(v.report_json)
@@ -661,7 +814,7 @@ class GateService:
                 validation=v.id,
                 failed=[c.name for c in report.failed],
             )
-        stale = self._stale_reason(s, v)
+        _, stale, _ = self._standing(s, v, mv, self._applicable_of(s, m, mv))
         if stale is not None:
             raise GateFailed(
                 f"the validation {v.id} of {ref} is stale: {stale}; validate it again",
@@ -682,7 +835,12 @@ class GateService:
     def decide(
         self, principal: Principal, model_ref: str, *, approve: bool, note: str = ""
     ) -> StageInfo:
-        """Approve or reject a validated model version (four eyes; audited)."""
+        """Approve or reject a validated model version (four eyes; audited).
+
+        Everything that decides whether the decision may land is read inside the write
+        transaction, under the model's row lock: concurrent decisions by one approver
+        leave exactly one (the unique constraint on (version, validation, approver)
+        backs this; a violation is a 409 ``conflict``)."""
         model = self.registry.show(principal, model_ref)
         ref = model.ref
         action = Action(
@@ -691,43 +849,49 @@ class GateService:
             payload={"model": ref, "note": note},
         )
         self.rt.door.check(principal, action)
-        with self.rt.store.transaction() as s:
-            _, mv = self.registry.version_row(s, ref)
-            last = self._latest(s, mv)
-            if last is not None and not last.passed:
-                self._current_pass(s, ref, mv)  # raises: it failed its gates
+        required = self._required(model.team)
+
+        def do(s: Session) -> StageInfo:
+            m, mv = self.registry.version_row(s, ref, lock=True)
+            v = self._current_pass(s, ref, m, mv)
+            if any(a.user == principal.name for a in self._approvals(s, mv, v.id)):
+                raise Conflict(
+                    f"{principal.name} already decided on {ref} for validation {v.id}; one "
+                    "decision per approver and validation",
+                    model=ref,
+                    validation=v.id,
+                    user=principal.name,
+                )
             if mv.stage not in ("validated", "approved"):
                 raise GateFailed(
                     f"{ref} is {mv.stage}: only a validated model can be approved or rejected",
                     model=ref,
                     stage=mv.stage,
                 )
-            v = self._current_pass(s, ref, mv)
-            if any(a.user == principal.name for a in self._approvals(s, mv, v.id)):
-                raise Conflict(
-                    f"{principal.name} already decided on {ref} for validation {v.id}", model=ref
-                )
-            vid = v.id
-        action.payload["validation"] = vid
-        required = self._required(model.team)
-
-        def do(s: Session) -> StageInfo:
-            _, mv = self.registry.version_row(s, ref)
+            action.payload["validation"] = v.id
             s.add(
                 Approval(
                     model_version_id=mv.id,
-                    validation_id=vid,
+                    validation_id=v.id,
                     user=principal.name,
                     decision="approve" if approve else "reject",
                     note=note,
                     created_at=datetime.now(UTC),
                 )
             )
-            s.flush()
+            try:
+                s.flush()
+            except IntegrityError as exc:
+                raise Conflict(
+                    f"{principal.name} already decided on {ref} for validation {v.id}",
+                    model=ref,
+                    validation=v.id,
+                    user=principal.name,
+                ) from exc
             if not approve:
                 self._stage(s, mv, "candidate", principal.name, f"rejected: {note}")
             else:
-                yes = {a.user for a in self._approvals(s, mv, vid) if a.decision == "approve"}
+                yes = {a.user for a in self._approvals(s, mv, v.id) if a.decision == "approve"}
                 if len(yes) >= required and mv.stage == "validated":
                     self._stage(
                         s,
@@ -769,9 +933,8 @@ class GateService:
                 return self._stage_info(s, ref)
             if mv.stage == "production":
                 raise Conflict(f"{ref} is already in production", model=ref)
-            last = self._latest(s, mv)
-            if last is not None and not last.passed:
-                self._current_pass(s, ref, mv)  # raises: it failed its gates
+            if mv.stage == "failed":
+                self._current_pass(s, ref, m, mv)  # raises: it failed its gates
             if mv.stage != "approved":
                 raise GateFailed(
                     f"{ref} is {mv.stage}: only an approved model can go to production "
@@ -779,7 +942,8 @@ class GateService:
                     model=ref,
                     stage=mv.stage,
                 )
-            self._current_pass(s, ref, mv)
+            v = self._current_pass(s, ref, m, mv)
+            action.payload["validation"] = v.id
             current = (
                 s.execute(
                     select(ModelVersion).where(
@@ -810,12 +974,13 @@ class GateService:
         return self.rt.door.run(principal, action, do)
 
     def _card_approvals(self, s: Session, mv: ModelVersion, required: int) -> None:
-        v = self._latest(s, mv)
+        v = self._governing(s, mv)
         decisions = self._approvals(s, mv, v.id) if v is not None else []
         card = json.loads(mv.card_json)
         card["approvals"] = {
             "required": required,
             "stage": mv.stage,
+            "validation": v.id if v is not None else None,
             "decisions": [
                 {"user": a.user, "decision": a.decision, "note": a.note} for a in decisions
             ],
@@ -829,7 +994,12 @@ class GateService:
 
     def _stage_info(self, s: Session, ref: str) -> StageInfo:
         m, mv = self.registry.version_row(s, ref)
-        v = self._latest(s, mv)
+        # the validation the stage rests on: the failing one of a failed model, else the
+        # one approvals count on, else (nothing counts yet) the newest
+        v = (self._failing(s, mv) if mv.stage == "failed" else None) or self._governing(s, mv)
+        if v is None:
+            newest = self._newest_first(s, mv)
+            v = newest[0] if newest else None
         approvals = self._approvals(s, mv, v.id) if v is not None else []
         history = s.execute(
             select(StageChange)
@@ -863,6 +1033,12 @@ class GateService:
             ],
             validation=self._info(s, v) if v is not None else None,
         )
+
+
+def _producers(mv: ModelVersion) -> list[str]:
+    """Who produced a version (its validation never counts toward its approval); the
+    same list the ``four-eyes`` policy sees as ``resource.producers``."""
+    return [mv.created_by]
 
 
 def _truth(col: pa.ChunkedArray, classes: list[Any] | None) -> npt.NDArray[Any]:

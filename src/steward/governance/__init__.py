@@ -1,6 +1,7 @@
 """Governance: the ledger and the policies as a service (read, verify, checkpoint,
-export, explain), and the sites of the configuration."""
+export, explain), the server's checkpoint loop, and the sites of the configuration."""
 
+from steward.governance.checkpoints import CHECKPOINT_PRINCIPAL, Checkpointer
 from steward.governance.service import (
     AuditEntryInfo,
     CheckpointInfo,
@@ -12,8 +13,10 @@ from steward.governance.service import (
 )
 
 __all__ = [
+    "CHECKPOINT_PRINCIPAL",
     "AuditEntryInfo",
     "CheckpointInfo",
+    "Checkpointer",
     "DecisionInfo",
     "GovernanceService",
     "ReasonInfo",

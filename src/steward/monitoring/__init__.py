@@ -3,7 +3,13 @@ reference profile, change points over the window series, realised performance wh
 arrive, SLO and input-error signals, alert rules and their actions, and scheduled
 revalidation (docs/monitoring.md)."""
 
-from steward.monitoring.alerts import SERVICE, AlertInfo, AlertService
+from steward.monitoring.alerts import (
+    SERVICE,
+    AlertDetail,
+    AlertInfo,
+    AlertService,
+    OccurrenceInfo,
+)
 from steward.monitoring.performance import MetricComparison, PerformanceReport
 from steward.monitoring.revalidation import RevalidationResult, RevalidationService
 from steward.monitoring.service import (
@@ -19,6 +25,7 @@ from steward.monitoring.service import (
 
 __all__ = [
     "SERVICE",
+    "AlertDetail",
     "AlertInfo",
     "AlertService",
     "ChangePointInfo",
@@ -27,6 +34,7 @@ __all__ = [
     "LatencyPoint",
     "MetricComparison",
     "MonitoringService",
+    "OccurrenceInfo",
     "PerformanceReport",
     "RevalidationResult",
     "RevalidationService",

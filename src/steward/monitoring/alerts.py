@@ -9,6 +9,14 @@ signal): alerts de-duplicate. Its other actions run once per alert: a webhook PO
 rollback of the endpoint to its previous revision, a retraining job with the model's spec.
 A clearing rule resolves its alert.
 
+Each time a rule fires is an **occurrence** (``alert_occurrences``): its evidence is kept as
+it was then, never overwritten by the next one, and each automatic action records the
+occurrence that triggered it: the occurrence's id is in the action's ledger payload, and the
+occurrence keeps that payload, its hash and the ledger entry's seq (``steward alert show``).
+The automatic rollback goes to the last known good revision, never re-introduces a model
+rolled back within ``monitoring.flap_guard_hours``, and when there is no such revision
+leaves the endpoint alone and says so (:meth:`steward.deploy.DeployService.rollback_from`).
+
 Opening and resolving alerts, rollbacks and retraining jobs are governed actions of the
 service identity ``steward-monitor`` (see ``policy/pack/service.cedar``), so each is in
 the ledger with the evidence that triggered it. People acknowledge and resolve alerts as
@@ -28,20 +36,24 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from steward.config import AlertRule
-from steward.deploy import DeployService
+from steward.deploy import DeployService, NoSafeRevision
 from steward.door import Action
 from steward.errors import Conflict, NotFound, StewardError, ValidationFailed
 from steward.policy import Principal, Resource
 from steward.policy.entities import SERVICE_USER
 from steward.runtime import Runtime
-from steward.store import Alert, EndpointCount, governed_writes
+from steward.store import Alert, AlertOccurrence, AuditEntry, EndpointCount, governed_writes
 from steward.training import TrainingService
 
-__all__ = ["SERVICE", "AlertInfo", "AlertService", "signals"]
+__all__ = ["SERVICE", "AlertDetail", "AlertInfo", "AlertService", "OccurrenceInfo", "signals"]
 
 SERVICE = Principal(SERVICE_USER)
 _log = logging.getLogger("steward.monitoring.alerts")
 STATES = ("open", "acknowledged", "resolved")
+#: the rule of the ``monitoring`` signal when steward.yaml names none: a problem in an
+#: endpoint's monitoring round (see AlertService.monitoring_problem) always alerts
+MONITORING_RULE = AlertRule(name="monitoring", signal="monitoring", severity="warning")
+_MAX_ID = 2**31  # alert ids are 32-bit integers: a larger one names no alert
 #: signals that are events, not states: their alerts stay until someone resolves them
 EVENT_SIGNALS = frozenset({"change_point", "cost_anomaly"})
 
@@ -63,6 +75,38 @@ class AlertInfo(BaseModel):
     acknowledged_by: str | None
     resolved_by: str | None
     resolved_at: datetime | None
+
+
+class OccurrenceInfo(BaseModel):
+    """One time the alert's signal was seen: its evidence then, and the automatic actions
+    it triggered (with ``occurrence``, ``payload_hash`` and ``ledger_seq``: the link to the
+    action's ledger entry, whose payload names this occurrence's id)."""
+
+    id: int
+    alert: int
+    number: int
+    message: str
+    evidence: dict[str, Any]
+    actions: list[dict[str, Any]]
+    observed_at: datetime
+
+
+class AlertDetail(AlertInfo):
+    """An alert with every occurrence, oldest first."""
+
+    occurrences: list[OccurrenceInfo]
+
+
+def _occurrence(o: AlertOccurrence) -> OccurrenceInfo:
+    return OccurrenceInfo(
+        id=o.id,
+        alert=o.alert_id,
+        number=o.number,
+        message=o.message,
+        evidence=json.loads(o.evidence),
+        actions=json.loads(o.actions),
+        observed_at=o.observed_at,
+    )
 
 
 def _info(a: Alert) -> AlertInfo:
@@ -206,6 +250,12 @@ def _message(rule: AlertRule, endpoint: str, ev: dict[str, Any]) -> str:
                 f"{c['column']} since {c['change_start'][:16]}" for c in ev.get("columns", [])
             )
             return f"{where}: drift score rising over the window series ({cols})"
+        case "monitoring":
+            return (
+                f"endpoint {endpoint}: monitoring of {ev.get('model')} hit a problem (the rest "
+                "of the round went on): "
+                + "; ".join(str(p.get("message", "")) for p in ev.get("problems", []))
+            )
         case "revalidation":
             return (
                 f"endpoint {endpoint}: {ev.get('model')} no longer passes its gates: "
@@ -238,19 +288,27 @@ class AlertService:
         return {o: int(n) for o, n in rows}
 
     # -- rules -------------------------------------------------------------------------------
-    def evaluate(self, endpoint: str, report: Any) -> list[AlertInfo]:
+    def evaluate(
+        self, endpoint: str, report: Any, *, now: datetime | None = None
+    ) -> list[AlertInfo]:
         """Apply every rule naming this endpoint to one window's report; returns the
         alerts opened, added to or resolved."""
         return self.apply(
-            endpoint, signals(report, self.counts(endpoint, report.start, report.end))
+            endpoint, signals(report, self.counts(endpoint, report.start, report.end)), now=now
         )
 
     def apply(
-        self, endpoint: str, found: dict[str, dict[str, Any] | None], *, team: str | None = None
+        self,
+        endpoint: str,
+        found: dict[str, dict[str, Any] | None],
+        *,
+        team: str | None = None,
+        now: datetime | None = None,
     ) -> list[AlertInfo]:
         """Apply the rules to signals found on an endpoint (or, with ``team`` and an empty
         endpoint, on a team): signal → evidence (it shows) or None (tested, it does not); a
-        signal left out was not tested."""
+        signal left out was not tested. ``now`` (default: the clock) dates occurrences and
+        automatic actions, and is what the rollback's flap guard counts back from."""
         touched: list[AlertInfo] = []
         for rule in self.rt.config.monitoring.rules:
             if endpoint and rule.endpoints and endpoint not in rule.endpoints:
@@ -262,9 +320,29 @@ class AlertService:
             evidence = found[rule.signal]
             if _fires(rule, evidence):
                 assert evidence is not None
-                touched.append(self._fire(endpoint, rule, evidence, team))
+                touched.append(self._fire(endpoint, rule, evidence, team, now))
             elif rule.signal not in EVENT_SIGNALS:
                 cleared = self._clear(endpoint, rule, team)
+                if cleared is not None:
+                    touched.append(cleared)
+        return touched
+
+    def monitoring_problem(self, endpoint: str, evidence: dict[str, Any] | None) -> list[AlertInfo]:
+        """The ``monitoring`` signal: a problem that kept part of an endpoint's round from
+        being judged (labels that name no class, an error in one evaluation), or None when
+        the round had none. It always alerts: by the rules naming the signal, or else by
+        the built-in rule :data:`MONITORING_RULE`."""
+        rules = [
+            r
+            for r in self.rt.config.monitoring.rules
+            if r.signal == "monitoring" and (not r.endpoints or endpoint in r.endpoints)
+        ] or [MONITORING_RULE]
+        touched: list[AlertInfo] = []
+        for rule in rules:
+            if evidence is not None:
+                touched.append(self._fire(endpoint, rule, evidence))
+            else:
+                cleared = self._clear(endpoint, rule)
                 if cleared is not None:
                     touched.append(cleared)
         return touched
@@ -285,16 +363,22 @@ class AlertService:
         ).first()
 
     def _fire(
-        self, endpoint: str, rule: AlertRule, evidence: dict[str, Any], team: str | None = None
+        self,
+        endpoint: str,
+        rule: AlertRule,
+        evidence: dict[str, Any],
+        team: str | None = None,
+        now: datetime | None = None,
     ) -> AlertInfo:
         key = self._key(endpoint, rule, team)
-        now = datetime.now(UTC)
+        now = (now or datetime.now(UTC)).astimezone(UTC)
         message = _message(rule, endpoint, evidence)
         with self.rt.store.transaction() as s:
             live = self._live(s, key)
             alert_id = live.id if live is not None else None
         if alert_id is not None:
-            # the same alert, seen again: counted, not a new ledger entry
+            # the same alert, seen again: counted, not a new ledger entry; its evidence is
+            # a new occurrence (the alert row shows the last one)
             with governed_writes("alert.update"), self.rt.store.transaction(write=True) as s:
                 a = s.get(Alert, alert_id)
                 assert a is not None
@@ -302,6 +386,7 @@ class AlertService:
                 a.evidence = json.dumps(evidence)
                 a.message = message
                 a.updated_at = now
+                occurrence = self._occur(s, a, now)
         else:
             action = Action(
                 "alert.open",
@@ -309,7 +394,7 @@ class AlertService:
                 payload={"rule": rule.name, "signal": rule.signal, "evidence": evidence},
             )
 
-            def do(s: Session) -> int:
+            def do(s: Session) -> tuple[int, int]:
                 a = Alert(
                     key=key,
                     endpoint=endpoint,
@@ -327,62 +412,131 @@ class AlertService:
                 )
                 s.add(a)
                 s.flush()
-                return a.id
+                return a.id, self._occur(s, a, now)
 
-            alert_id = self.rt.door.run(SERVICE, action, do)
-        return self._act(alert_id, endpoint, rule, evidence)
+            alert_id, occurrence = self.rt.door.run(SERVICE, action, do)
+        return self._act(alert_id, occurrence, endpoint, rule, evidence, now)
+
+    def _occur(self, s: Session, a: Alert, now: datetime) -> int:
+        """Keep this sighting's evidence as occurrence number ``a.count``."""
+        o = AlertOccurrence(
+            alert_id=a.id,
+            number=a.count,
+            message=a.message,
+            evidence=a.evidence,
+            actions=json.dumps([]),
+            observed_at=now,
+        )
+        s.add(o)
+        s.flush()
+        return o.id
 
     def _act(
-        self, alert_id: int, endpoint: str, rule: AlertRule, evidence: dict[str, Any]
+        self,
+        alert_id: int,
+        occurrence: int,
+        endpoint: str,
+        rule: AlertRule,
+        evidence: dict[str, Any],
+        now: datetime,
     ) -> AlertInfo:
-        """The rule's other actions, each once per alert."""
+        """The rule's other actions, each once per alert; each names the occurrence that
+        triggered it."""
         with self.rt.store.transaction() as s:
             a = s.get(Alert, alert_id)
             assert a is not None
             done = {x["action"] for x in json.loads(a.actions)}
             info = _info(a)
         taken: list[dict[str, Any]] = []
+        kept: list[dict[str, Any]] = []  # the same, with the ledger payloads
         for name in rule.actions:
             if name == "alert" or name in done:
                 continue
-            at = datetime.now(UTC).isoformat()
+            at = now.isoformat()
+            base = {"action": name, "at": at, "occurrence": occurrence}
             try:
-                result = self._do(name, alert_id, endpoint, rule, evidence, info)
-                taken.append({"action": name, "at": at, "ok": True, **result})
+                result = self._do(name, alert_id, occurrence, endpoint, rule, evidence, info, now)
+                payload = result.pop("payload", None)
+                taken.append({**base, "ok": True, **result})
+                kept.append({**taken[-1], **({"payload": payload} if payload else {})})
             except (StewardError, httpx.HTTPError) as exc:
                 message = exc.message if isinstance(exc, StewardError) else str(exc)
                 _log.warning("alert %s: %s failed: %s", alert_id, name, message)
-                taken.append({"action": name, "at": at, "ok": False, "error": message})
+                failed: dict[str, Any] = {**base, "ok": False, "error": message}
+                if isinstance(exc, StewardError):
+                    failed["code"] = exc.code
+                if isinstance(exc, NoSafeRevision):
+                    digest = str(exc.details.get("payload_hash", ""))
+                    failed["payload_hash"] = digest
+                    failed["ledger_seq"] = self._ledger_seq(digest, "deny")
+                    failed["skipped"] = exc.details.get("skipped", [])
+                taken.append(failed)
+                kept.append(failed)
         if taken:
             with governed_writes("alert.update"), self.rt.store.transaction(write=True) as s:
                 a = s.get(Alert, alert_id)
                 assert a is not None
                 a.actions = json.dumps(json.loads(a.actions) + taken)
+                o = s.get(AlertOccurrence, occurrence)
+                assert o is not None
+                o.actions = json.dumps(json.loads(o.actions) + kept)
                 info = _info(a)
         return info
+
+    def _ledger_seq(self, payload_hash: str, decision: str) -> int | None:
+        """The seq of the ``deployment.rollback`` entry recorded with this payload hash."""
+        with self.rt.store.transaction() as s:
+            return s.scalars(
+                select(AuditEntry.seq)
+                .where(
+                    AuditEntry.action == "deployment.rollback",
+                    AuditEntry.payload_hash == payload_hash,
+                    AuditEntry.decision == decision,
+                )
+                .order_by(AuditEntry.seq.desc())
+            ).first()
 
     def _do(
         self,
         name: str,
         alert_id: int,
+        occurrence: int,
         endpoint: str,
         rule: AlertRule,
         evidence: dict[str, Any],
         alert: AlertInfo,
+        now: datetime,
     ) -> dict[str, Any]:
         if name in ("rollback", "retrain") and not endpoint:
             raise ValidationFailed(f"{name}: a team's alert has no endpoint to act on")
         if name == "rollback":
+            model = evidence.get("model")
+            if not model:
+                raise ValidationFailed(
+                    f"rollback: the alert's evidence names no model to roll away from "
+                    f"(signal {rule.signal})"
+                )
             why = {
+                **evidence,
                 "alert": alert_id,
+                "occurrence": occurrence,
                 "rule": rule.name,
                 "signal": rule.signal,
                 "reason": f"automatic: alert {alert_id}, rule {rule.name}",
-                **evidence,
             }
-            info = DeployService(self.rt).rollback(SERVICE, endpoint, evidence=why)
-            rev = info.current
-            return {"revision": rev.revision if rev else None}
+            done = DeployService(self.rt).rollback_from(
+                SERVICE, endpoint, str(model), evidence=why, now=now
+            )
+            rev = done.endpoint.current
+            return {
+                "revision": rev.revision if rev else None,
+                "to": done.to,
+                "away_from": model,
+                "skipped": done.skipped,
+                "payload_hash": done.payload_hash,
+                "ledger_seq": self._ledger_seq(done.payload_hash, "allow"),
+                "payload": done.payload,
+            }
         if name == "retrain":
             detail = self._model_spec(str(evidence.get("model", "")))
             job = TrainingService(self.rt).submit(SERVICE, detail)
@@ -441,9 +595,26 @@ class AlertService:
         with self.rt.store.transaction() as s:
             return [_info(a) for a in s.scalars(q)]
 
+    def alert(self, principal: Principal, alert_id: int) -> AlertDetail:
+        """One alert with every occurrence's evidence and the actions each triggered."""
+        self.rt.door.check(principal, Action("system.read", Resource("System", "endpoints")))
+        with self.rt.store.transaction() as s:
+            a = s.get(Alert, alert_id) if 0 < alert_id < _MAX_ID else None
+            if a is None:
+                raise NotFound(f"alert {alert_id} not found", alert=alert_id)
+            occurrences = [
+                _occurrence(o)
+                for o in s.scalars(
+                    select(AlertOccurrence)
+                    .where(AlertOccurrence.alert_id == alert_id)
+                    .order_by(AlertOccurrence.number)
+                )
+            ]
+            return AlertDetail(**_info(a).model_dump(), occurrences=occurrences)
+
     def _alert(self, alert_id: int) -> Alert:
         with self.rt.store.transaction() as s:
-            a = s.get(Alert, alert_id)
+            a = s.get(Alert, alert_id) if 0 < alert_id < _MAX_ID else None
             if a is None:
                 raise NotFound(f"alert {alert_id} not found", alert=alert_id)
             s.expunge(a)

@@ -30,6 +30,7 @@ from steward.gates import ValidationReport
 from steward.kernels.metrics import LOWER_IS_BETTER, performance
 from steward.registry import ModelDetail, ModelService
 from steward.runtime import Runtime
+from steward.serving.labels import NO_LABEL, map_label
 from steward.store import Prediction, PredictionFeedback, Validation
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "assess",
     "labelled_rows",
     "realised_metrics",
+    "usable",
 ]
 
 
@@ -62,6 +64,9 @@ class PerformanceReport(BaseModel):
     tolerance: float
     metrics: list[MetricComparison] = Field(default_factory=list)
     reasons: list[str] = Field(default_factory=list)
+    # stored labels that name no class of the model (left out; an alert says so)
+    refused: int = 0
+    refused_examples: list[Any] = Field(default_factory=list)
 
 
 @dataclass
@@ -109,24 +114,60 @@ def labelled_rows(
         q = q.limit(limit)
     with rt.store.transaction() as s:
         rows = s.execute(q).all()
-    return Labelled([json.loads(o) for o, _ in rows], [json.loads(lb) for _, lb in rows])
+    return Labelled([json.loads(o) for o, _ in rows], [_stored_label(lb) for _, lb in rows])
+
+
+def _distinct(values: list[Any], most: int) -> list[Any]:
+    """Up to ``most`` distinct values (by their JSON text), in order."""
+    seen: dict[str, Any] = {}
+    for v in values:
+        seen.setdefault(json.dumps(v, sort_keys=True, default=str), v)
+        if len(seen) >= most:
+            break
+    return list(seen.values())
+
+
+def _stored_label(text: str) -> Any:
+    """A stored label (JSON); text that is not JSON (written around the API) as it is,
+    for :func:`usable` to refuse."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return text
+
+
+def usable(detail: ModelDetail, data: Labelled) -> tuple[Labelled, list[Any]]:
+    """The rows whose label names a class of the model (as that class; for regression, a
+    finite number), and the labels that name none (stored before the feedback API
+    refused them, or written around it): those cannot be scored."""
+    outputs: list[dict[str, Any]] = []
+    labels: list[Any] = []
+    refused: list[Any] = []
+    classes = None if detail.objective == "regression" else detail.classes
+    for out, label in zip(data.outputs, data.labels, strict=True):
+        mapped = map_label(label, classes, detail.objective)
+        if mapped is NO_LABEL:
+            refused.append(label)
+        else:
+            outputs.append(out)
+            labels.append(mapped)
+    return Labelled(outputs, labels), refused
 
 
 def realised_metrics(detail: ModelDetail, data: Labelled) -> dict[str, float]:
-    """The metrics of the model's objective on logged answers against their labels."""
+    """The metrics of the model's objective on logged answers against their labels
+    (labels that name no class of the model are left out, see :func:`usable`)."""
+    data, _ = usable(detail, data)
+    if len(data) == 0:
+        return {}
     names = [o["name"] for o in detail.outputs]
     answers = np.asarray([scalar(o.get(names[0])) for o in data.outputs], dtype=object)
     if detail.objective == "regression":
         truth = np.asarray(data.labels, dtype=np.float64)
         return performance("regression", truth, answers.astype(np.float64))
     classes = list(detail.classes or [])
-    truth = _as_classes(data.labels, classes)
-    known = np.asarray([t in classes for t in truth], dtype=bool)
-    if not known.all():  # a label that names no class of the model cannot be scored
-        truth, answers = truth[known], answers[known]
-        data = Labelled([o for o, k in zip(data.outputs, known, strict=True) if k], [])
-    if len(truth) == 0:
-        return {}
+    truth = np.empty(len(data.labels), dtype=object)
+    truth[:] = data.labels
     labels = _as_classes(list(answers), classes)
     proba: npt.NDArray[np.float64] | None = None
     if len(names) > 1:
@@ -194,10 +235,13 @@ def latest_pass(rt: Runtime, ref: str) -> tuple[str, ValidationReport] | None:
 def assess(rt: Runtime, detail: ModelDetail, data: Labelled) -> PerformanceReport:
     """Compare realised metrics on ``data`` with the validated figures (module docs)."""
     cfg = rt.config.monitoring
+    data, refused = usable(detail, data)
     base: dict[str, Any] = {
         "labelled": len(data),
         "min_labels": cfg.min_labels,
         "tolerance": cfg.performance_tolerance,
+        "refused": len(refused),
+        "refused_examples": _distinct(refused, 10),
     }
     if len(data) < cfg.min_labels:
         reason = (
@@ -205,6 +249,8 @@ def assess(rt: Runtime, detail: ModelDetail, data: Labelled) -> PerformanceRepor
             if not data.labels
             else f"{len(data)} labelled row(s); at least {cfg.min_labels} are needed"
         )
+        if refused:
+            reason += f" ({len(refused)} stored label(s) name no class of {detail.ref})"
         return PerformanceReport(
             status="unknown",
             reasons=[f"{reason} (labels arrive through the feedback API)"],

@@ -10,7 +10,9 @@ than its team's period (``monitoring.revalidation.every_days``, per team under `
    held against the model, when too few labels arrived;
 2. the model is **validated again** (``model.validate``, in the ledger) on the latest
    version of the holdout its last validation used — a new locked version, if one was
-   registered since, is what "latest" means.
+   registered since, is what "latest" means. On the schedule the validation is the
+   service identity's; asked for by a person (``steward monitor revalidate``), it is that
+   person's, decided on their permission (team-scoped) and recorded with them as the actor.
 
 The model passes when the gates pass and the traffic is not degraded. The outcome is the
 ``revalidation`` signal of the endpoint: rules in ``steward.yaml`` turn a failure into an
@@ -31,7 +33,7 @@ from steward.errors import NotFound, StewardError
 from steward.gates import GateService
 from steward.monitoring.alerts import SERVICE, AlertInfo, AlertService
 from steward.monitoring.performance import PerformanceReport, assess, labelled_rows
-from steward.policy import Principal, Resource
+from steward.policy import Principal
 from steward.registry import ModelService
 from steward.runtime import Runtime
 from steward.store import Endpoint, Validation
@@ -84,13 +86,16 @@ class RevalidationService:
         for name in names:
             try:
                 model = deploy.current(name)[0].primary
+                detail, _ = self.registry.serving_artifact(model)
+                last = self._last_validation(model)
             except NotFound:
                 continue  # retired, or nothing deployed
-            detail, _ = self.registry.serving_artifact(model)
+            except Exception as exc:  # one endpoint's trouble must not stop the round
+                _log.warning("revalidation: endpoint %s: %s: %s", name, type(exc).__name__, exc)
+                continue
             days = cfg.days_for(detail.team or "")
             if days <= 0:
                 continue
-            last = self._last_validation(model)
             if last is None:
                 continue  # never validated: nothing to re-run (deploys need a validation)
             at = last.created_at if last.created_at.tzinfo else last.created_at.replace(tzinfo=UTC)
@@ -98,24 +103,47 @@ class RevalidationService:
                 out.append((name, model))
         return out
 
-    def run_due(self) -> list[RevalidationResult]:
-        """Revalidate every due model (what the server's monitor does each round); a
-        failure to run one is logged, the others go on."""
+    def run_due(self, now: datetime | None = None) -> list[RevalidationResult]:
+        """Revalidate every model due at ``now`` (what the server's monitor does each
+        round, as the service identity). A failure to run one never stops the round: it is
+        logged and becomes the endpoint's ``monitoring`` alert, and the others go on."""
         results = []
-        for endpoint, _ in self.due():
+        for endpoint, model in self.due(now):
             try:
-                results.append(self._revalidate(endpoint))
-            except StewardError as exc:
-                _log.warning("revalidation of %s: %s", endpoint, exc.message)
+                results.append(self._revalidate(endpoint, SERVICE))
+            except Exception as exc:  # one endpoint's trouble must not stop the round
+                message = exc.message if isinstance(exc, StewardError) else str(exc)
+                _log.warning("revalidation of %s: %s: %s", endpoint, type(exc).__name__, message)
+                problem = {
+                    "model": model,
+                    "problems": [
+                        {"stage": "revalidation", "error": type(exc).__name__, "message": message}
+                    ],
+                }
+                try:
+                    AlertService(self.rt).monitoring_problem(endpoint, problem)
+                except Exception as alert_exc:  # the alert store itself failing: logged
+                    _log.warning("revalidation of %s: no alert: %s", endpoint, alert_exc)
         return results
 
     def run(self, principal: Principal, endpoint: str) -> RevalidationResult:
-        """Revalidate the endpoint's model now (``steward monitor revalidate E``). The
-        caller needs to read the endpoint; the validation is the service identity's."""
-        self.rt.door.check(principal, Action("system.read", Resource("System", "endpoints")))
-        return self._revalidate(endpoint)
+        """Revalidate the endpoint's model now (``steward monitor revalidate E``), as the
+        caller: the new validation is theirs (``model.validate``, team-scoped, in the ledger
+        with them as the actor), so they need that permission on the model. The monitor
+        acts as itself only on its own schedule (:meth:`run_due`)."""
+        model = DeployService(self.rt).current(endpoint)[0].primary
+        detail, _ = self.registry.serving_artifact(model)
+        self.rt.door.check(
+            principal,
+            Action(
+                "model.validate",
+                ModelService.policy_resource(detail),
+                payload={"model": model, "endpoint": endpoint, "revalidation": True},
+            ),
+        )
+        return self._revalidate(endpoint, principal)
 
-    def _revalidate(self, endpoint: str) -> RevalidationResult:
+    def _revalidate(self, endpoint: str, actor: Principal) -> RevalidationResult:
         cfg = self.rt.config.monitoring.revalidation
         model = DeployService(self.rt).current(endpoint)[0].primary
         detail, _ = self.registry.serving_artifact(model)
@@ -138,7 +166,7 @@ class RevalidationService:
             gates_passed = False
         else:
             holdout = last.holdout_ref.partition("@")[0]  # its latest version
-            info = GateService(self.rt).validate(SERVICE, model, holdout, suite=last.suite_name)
+            info = GateService(self.rt).validate(actor, model, holdout, suite=last.suite_name)
             holdout, validation, gates_passed = info.holdout, info.id, info.passed
             failed = [c.name for c in info.report.failed]
             if not info.passed:

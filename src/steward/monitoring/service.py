@@ -341,34 +341,68 @@ class MonitoringService:
         return self.watch(endpoint)
 
     def watch_all(self) -> dict[str, list[WindowReport]]:
-        """:meth:`watch` every endpoint (a failure on one is logged, the others go on)."""
+        """:meth:`watch` every endpoint (a failure on one is logged and alerted, the
+        others go on)."""
         out: dict[str, list[WindowReport]] = {}
         for name in self._endpoints():
             try:
                 out[name] = self.watch(name)
             except Exception as exc:  # one endpoint's trouble must not stop the monitor
                 _log.warning("monitor: endpoint %s: %s: %s", name, type(exc).__name__, exc)
+                self._alert_problems(name, None, [_problem("round", exc)])
         return out
 
     def watch(self, endpoint: str) -> list[WindowReport]:
-        """:meth:`run` without a caller: what the server's background monitor does."""
-        self.ingest(endpoint)
+        """:meth:`run` without a caller: what the server's background monitor does.
+
+        A problem in one part of the round (reading the log, one window's evaluation,
+        labels that name no class of the model, an alert rule's action) never stops the
+        rest: each becomes the endpoint's ``monitoring`` alert (cleared by a round without
+        one), and drift, the alert rules and their actions (a rollback) go on."""
+        problems: list[dict[str, Any]] = []
+        try:
+            self.ingest(endpoint)
+        except Exception as exc:  # windows already stored are still evaluated
+            problems.append(_problem("reading the prediction log", exc))
         with self.rt.store.transaction() as s:
             latest = s.execute(
                 select(MonitorWindow.model, MonitorWindow.minutes, func.max(MonitorWindow.start))
                 .where(MonitorWindow.endpoint == endpoint)
                 .group_by(MonitorWindow.model, MonitorWindow.minutes)
             ).all()
-        reports = [self._evaluate(endpoint, m, n, st) for m, n, st in sorted(latest)]
+        reports: list[WindowReport] = []
+        for m, n, st in sorted(latest):
+            try:
+                reports.append(self._evaluate(endpoint, m, n, st, problems))
+            except Exception as exc:
+                problems.append(_problem(f"the {n}-minute window of {m}", exc))
         try:
-            current = DeployService(self.rt).current(endpoint)[0].primary
+            current: str | None = DeployService(self.rt).current(endpoint)[0].primary
         except NotFound:
-            return reports
+            current = None
         shortest = min(self.rt.config.monitoring.windows_minutes)
-        for r in reports:
-            if r.model == current and r.minutes == shortest:
-                r.alerts = AlertService(self.rt).evaluate(endpoint, r)
+        target = next((r for r in reports if r.model == current and r.minutes == shortest), None)
+        if target is not None:
+            try:
+                target.alerts = AlertService(self.rt).evaluate(endpoint, target)
+            except Exception as exc:
+                problems.append(_problem("the alert rules", exc))
+        if current is not None:
+            touched = self._alert_problems(endpoint, current, problems)
+            if target is not None:
+                target.alerts = [*target.alerts, *touched]
         return reports
+
+    def _alert_problems(
+        self, endpoint: str, model: str | None, problems: list[dict[str, Any]]
+    ) -> list[AlertInfo]:
+        """The endpoint's ``monitoring`` signal for this round (module docs of alerts)."""
+        evidence = {"model": model, "problems": problems} if problems else None
+        try:
+            return AlertService(self.rt).monitoring_problem(endpoint, evidence)
+        except Exception as exc:  # the alert itself failing: logged, the round goes on
+            _log.warning("monitor: endpoint %s: no monitoring alert: %s", endpoint, exc)
+            return []
 
     def report(
         self,
@@ -594,9 +628,19 @@ class MonitoringService:
             verdict=verdict,
         )
 
-    def _evaluate(self, endpoint: str, model: str, minutes: int, start: datetime) -> WindowReport:
+    def _evaluate(
+        self,
+        endpoint: str,
+        model: str,
+        minutes: int,
+        start: datetime,
+        problems: list[dict[str, Any]] | None = None,
+    ) -> WindowReport:
         """Test one window (drift, performance, change points up to it) and store the
-        report with it."""
+        report with it. Performance and change points are judged apart from drift: a
+        problem in either is a note on the report and added to ``problems`` (labels that
+        name no class of the model, once per model), and the drift verdict stands."""
+        problems = [] if problems is None else problems
         detail = self._detail(model)
         masked = self._masked[model]
         cfg = self.rt.config.monitoring
@@ -663,9 +707,23 @@ class MonitoringService:
                 ),
             )
         end = start + timedelta(minutes=minutes)
-        labelled = labelled_rows(self.rt, endpoint, model=model, start=start, end=end)
-        report.performance = assess(self.rt, detail, labelled)
-        self._change_points(report, reference)
+        try:
+            labelled = labelled_rows(self.rt, endpoint, model=model, start=start, end=end)
+            report.performance = assess(self.rt, detail, labelled)
+        except Exception as exc:
+            problems.append(_problem(f"performance of the {minutes}-minute window", exc))
+            report.notes.append(f"performance not judged: {type(exc).__name__}: {exc}")
+        perf = report.performance
+        if perf is not None and perf.refused:
+            _label_problem(problems, detail, perf.refused, perf.refused_examples)
+            report.notes.append(
+                f"{perf.refused} label(s) name no class of {model}: left out of performance"
+            )
+        try:
+            self._change_points(report, reference)
+        except Exception as exc:
+            problems.append(_problem(f"change points of the {minutes}-minute window", exc))
+            report.notes.append(f"change points not judged: {type(exc).__name__}: {exc}")
         with governed_writes("monitor.evaluate"), self.rt.store.transaction(write=True) as s:
             win = s.scalars(
                 select(MonitorWindow).where(
@@ -742,6 +800,49 @@ class MonitoringService:
 
 
 # -- helpers ---------------------------------------------------------------------------------
+def _problem(stage: str, exc: BaseException) -> dict[str, Any]:
+    """One problem of a monitoring round, as the ``monitoring`` alert's evidence holds it."""
+    message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+    return {
+        "stage": stage,
+        "error": type(exc).__name__,
+        "message": f"{stage}: {type(exc).__name__}: {message}"[:1000],
+    }
+
+
+def _label_problem(
+    problems: list[dict[str, Any]], detail: ModelDetail, refused: int, examples: list[Any]
+) -> None:
+    """Stored labels that name no class of the model: one problem per model (the largest
+    window's count), naming the labels and the classes."""
+    classes = detail.classes if detail.objective != "regression" else None
+    shown = ", ".join(json.dumps(x, default=str)[:40] for x in examples[:10])
+    expected = (
+        "finite numbers"
+        if classes is None
+        else "its classes " + ", ".join(json.dumps(c) for c in classes[:20])
+    )
+    entry = {
+        "stage": "labels",
+        "model": detail.ref,
+        "refused": refused,
+        "labels": examples[:10],
+        "classes": classes,
+        "message": (
+            f"labels: {refused} stored label(s) of {detail.ref}'s answers name no class of the "
+            f"model (found {shown}; expected {expected}); they are left out of performance. "
+            "Post the right labels for those rows through the feedback API (a row's new label "
+            "replaces the old one)."
+        ),
+    }
+    for i, p in enumerate(problems):
+        if p.get("stage") == "labels" and p.get("model") == detail.ref:
+            if refused > int(p.get("refused", 0)):
+                problems[i] = entry
+            return
+    problems.append(entry)
+
+
 def _floor(at: datetime, minutes: int) -> datetime:
     at = at.astimezone(UTC)
     epoch = int(at.timestamp()) // 60

@@ -14,7 +14,13 @@ import cedarpy
 
 from steward.config import StewardConfig
 from steward.errors import ConfigError, Reason, ValidationFailed
-from steward.policy.entities import Principal, Resource, site_entity, user_entities
+from steward.policy.entities import (
+    REQUIRED_DEFAULTS,
+    Principal,
+    Resource,
+    site_entity,
+    user_entities,
+)
 
 __all__ = [
     "Decision",
@@ -196,6 +202,17 @@ class Decision:
 _PLACEHOLDER = re.compile(r"\{([a-z]+(?:\.[A-Za-z_]+)*)\}")
 
 
+def _words(value: Any, missing: str) -> str:
+    """A filled-in value as a person reads it; ``missing`` when there is none."""
+    if value is None or value == "" or value == []:
+        return missing
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple | set):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
 class PolicyEngine:
     """Decides (principal, action, resource, context) with the pack and user policies."""
 
@@ -253,23 +270,52 @@ class PolicyEngine:
         }
         return request, entities
 
-    def _advice(self, template: str, resource: Resource, context: dict[str, Any]) -> str:
+    def _advice(
+        self, template: str, resource: Resource, context: dict[str, Any], principal: str = ""
+    ) -> str:
+        """Fill an advice's placeholders from the request. A value the request does not
+        have is named in words, never left as ``{...}`` (a person reads this)."""
         site = context.get("site")
 
         def fill(m: re.Match[str]) -> str:
             path = m.group(1).split(".")
             if path == ["resource"]:
                 return str(resource)
+            if path == ["principal"]:
+                return f'User::"{principal}"' if principal else "the caller"
             if path[0] == "resource" and len(path) == 2:
-                return str(resource.attrs.get(path[1], m.group(0)))
-            if path == ["context", "site"] and site:
-                return str(site)
-            if path[:2] == ["context", "site"] and len(path) == 3 and site:
-                s = self.config.sites.get(str(site))
-                return str(getattr(s, path[2], m.group(0))) if s else m.group(0)
-            return m.group(0)
+                value = resource.attrs.get(path[1])
+                if value is None:
+                    value = REQUIRED_DEFAULTS.get(resource.type, {}).get(path[1])
+                return _words(value, f"{resource}'s {path[1]} (not set)")
+            if path == ["context", "site"]:
+                return str(site) if site else "the site (none given)"
+            if path[:2] == ["context", "site"] and len(path) == 3:
+                s = self.config.sites.get(str(site)) if site else None
+                value = getattr(s, path[2], None) if s is not None else None
+                return _words(value, f"the site's {path[2]} (no site given)")
+            if path[0] == "context" and len(path) == 2:
+                return _words(context.get(path[1]), f"the request's {path[1]} (not set)")
+            return f"({m.group(1)}: unknown)"
 
         return _PLACEHOLDER.sub(fill, template)
+
+    def advice(
+        self,
+        policy_id: str,
+        resource: Resource,
+        context: dict[str, Any] | None = None,
+        principal: str = "",
+    ) -> str:
+        """The advice of policy ``policy_id`` filled for a request on ``resource`` (what a
+        denial by it would say). Unknown ids are refused."""
+        for pid, template, _ in self._meta.values():
+            if pid == policy_id:
+                return self._advice(template, resource, context or {}, principal)
+        raise ValidationFailed(
+            f"policy: expected one of {', '.join(sorted(self.policy_ids))}; found {policy_id!r}",
+            parameter="policy",
+        )
 
     def _decision(
         self,
@@ -282,7 +328,9 @@ class PolicyEngine:
         reasons = []
         for key in result.diagnostics.reasons:
             pid, advice, effect = self._meta.get(key, (key, "", "forbid"))
-            reasons.append(Reason(pid, self._advice(advice, resource, context), effect))
+            reasons.append(
+                Reason(pid, self._advice(advice, resource, context, principal.name), effect)
+            )
         return Decision(
             allowed=bool(result.allowed),
             principal=str(principal),

@@ -10,6 +10,7 @@ from steward.config import StewardConfig
 from steward.errors import NotFound, ValidationFailed
 
 __all__ = [
+    "GATE_USER",
     "SERVICE_USER",
     "Principal",
     "Resource",
@@ -26,7 +27,14 @@ RESOURCE_ATTRS: dict[str, dict[str, str]] = {
     "Token": {"owner": "User"},
     "Job": {"owner": "User", "team": "Team"},
     "Object": {"jurisdiction": "String", "anonymised": "Bool", "team": "Team"},
-    "Dataset": {"jurisdiction": "String", "anonymised": "Bool", "locked": "Bool", "team": "Team"},
+    "Dataset": {
+        "jurisdiction": "String",
+        "anonymised": "Bool",
+        "locked": "Bool",
+        "team": "Team",
+        "verdict": "String",
+        "requester": "User",
+    },
     "Model": {
         "jurisdiction": "String",
         "anonymised": "Bool",
@@ -96,19 +104,28 @@ class Resource:
 #: forbid rules (residency, four eyes, locked holdouts) bind it like anyone.
 SERVICE_USER = "steward-monitor"
 
+#: The service identity the gates read locked holdouts as (``model validate``): not a
+#: configured user, role ``gate-service``, a member of every team. Only it may read a
+#: locked holdout (``policy/pack/holdouts.cedar``); each of its reads is recorded with the
+#: user who asked for the validation.
+GATE_USER = "steward-gates"
+
+_SERVICE_ROLES = {SERVICE_USER: "service", GATE_USER: "gate-service"}
+
 
 def user_entities(config: StewardConfig, name: str) -> list[dict[str, Any]]:
     """The user, their roles and teams as Cedar entities. Unknown users are refused."""
-    if name == SERVICE_USER:
+    if name in _SERVICE_ROLES:
         teams = sorted(config.teams)
+        role = _SERVICE_ROLES[name]
         service: list[dict[str, Any]] = [
             {
                 "uid": {"type": "User", "id": name},
                 "attrs": {"teams": [entity_ref("Team", t) for t in teams]},
-                "parents": [{"type": "Role", "id": "service"}]
+                "parents": [{"type": "Role", "id": role}]
                 + [{"type": "Team", "id": t} for t in teams],
             },
-            {"uid": {"type": "Role", "id": "service"}, "attrs": {}, "parents": []},
+            {"uid": {"type": "Role", "id": role}, "attrs": {}, "parents": []},
         ]
         return service + [
             {"uid": {"type": "Team", "id": t}, "attrs": {}, "parents": []} for t in teams

@@ -2,6 +2,7 @@
 stages and model cards."""
 
 from steward.registry.card import build_card, render_markdown
+from steward.registry.declarations import DeclarationInfo, DeclarationService
 from steward.registry.service import (
     STAGES,
     ModelComparison,
@@ -15,6 +16,8 @@ from steward.registry.service import (
 
 __all__ = [
     "STAGES",
+    "DeclarationInfo",
+    "DeclarationService",
     "ModelComparison",
     "ModelDetail",
     "ModelService",

@@ -97,7 +97,9 @@ def render_markdown(ref: str, stage: str, card: dict[str, Any]) -> str:
     lines = [
         f"# Model card: {ref}",
         "",
-        f"- Stage: **{stage}**" + (" (external model)" if card.get("external") else ""),
+        f"- Stage: **{stage}**"
+        + (" (external model)" if card.get("external") else "")
+        + (" — it failed its gates under the applicable suite" if stage == "failed" else ""),
         f"- Objective: {card.get('objective')}",
         f"- Intended use: {card.get('intended_use')}",
         "",
@@ -154,6 +156,11 @@ def render_markdown(ref: str, stage: str, card: dict[str, Any]) -> str:
             f"{verdict} on locked holdout `{validation.get('holdout')}` (fingerprint "
             f"`{str(validation.get('holdout_fingerprint'))[:16]}…`), suite "
             f"`{validation.get('suite')}`, validation {validation.get('id')}"
+            + (
+                f" (run by {validation.get('by')}, a producer: does not count toward approval)"
+                if validation.get("counts") is False
+                else ""
+            )
         )
         lines += ["", "| kind | check | value | limit | result |", "|---|---|---|---|---|"]
         for c in validation.get("checks", []):
@@ -166,6 +173,15 @@ def render_markdown(ref: str, stage: str, card: dict[str, Any]) -> str:
             )
     else:
         lines.append(PENDING)
+    others = card.get("validations_not_applicable")
+    if isinstance(others, list) and others:
+        lines += ["", "Validations under another suite or holdout (recorded, never counted):", ""]
+        for o in others:
+            lines.append(
+                f"- {o.get('id')}: {'passed' if o.get('passed') else 'FAILED'} under suite "
+                f"`{o.get('suite')}` on `{o.get('holdout')}` by {o.get('by')}: "
+                + "; ".join(o.get("reasons") or [])
+            )
     fairness = card.get("fairness")
     lines += ["", "## Fairness", ""]
     if isinstance(fairness, dict):

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from steward.audit import canonical_json
 from steward.door import Action
 from steward.errors import NotFound, ValidationFailed
+from steward.governance.resolve import register_resolver
 from steward.policy import Principal, Resource
 from steward.runtime import Runtime
 from steward.store import Dataset, DatasetVersion, Model, ModelDataset, ModelVersion
@@ -41,7 +42,7 @@ __all__ = [
 ]
 
 MODEL_NAME = re.compile(r"[a-z][a-z0-9_.-]{0,63}")
-STAGES = ("candidate", "validated", "approved", "production", "retired")
+STAGES = ("candidate", "validated", "failed", "approved", "production", "retired")
 _ONNX_TYPES = {
     "tensor(float)": "FP32",
     "tensor(double)": "FP64",
@@ -82,6 +83,8 @@ class ModelVersionInfo(BaseModel):
     job_id: str | None
     created_by: str
     created_at: datetime
+    # set by an import whose declaration (jurisdiction, anonymised) awaits a data steward
+    pending_declaration: str | None = None
 
 
 class ModelDetail(ModelVersionInfo):
@@ -354,7 +357,9 @@ class ModelService:
                     },
                 ),
                 site=site,
+                payload={"model": resource.id, "digest": digest},
             ),
+            record=True,  # a model download is on the record (audit.reads samples it)
         )
         return self.rt.artifacts.get_bytes(site, digest)
 
@@ -448,13 +453,29 @@ class ModelService:
                 "site: none given and no default_site in steward.yaml", parameter="site"
             )
         cfg_site = self.rt.config.site(where)
-        juris = jurisdiction or cfg_site.jurisdiction
+        # The importer's word is a declaration, not a fact: the version takes the
+        # strictest attributes (the site's jurisdiction, not anonymised) and a declaration
+        # that differs waits for a data steward other than the importer (declarations.py).
+        # The import is decided on the declared jurisdiction (data said to be EU is not
+        # stored in the US), never on a declared "anonymised".
+        juris = cfg_site.jurisdiction
+        if jurisdiction is not None:
+            from steward.config.model import JURISDICTIONS
+
+            if jurisdiction not in JURISDICTIONS:
+                raise ValidationFailed(
+                    f"jurisdiction: expected one of {', '.join(JURISDICTIONS)}; "
+                    f"found {jurisdiction!r}",
+                    parameter="jurisdiction",
+                )
+        claim = jurisdiction or juris
+        pending = claim != juris or anonymised
         resource = Resource(
             "Model",
             f"{name}@new",
             {
-                "jurisdiction": juris,
-                "anonymised": anonymised,
+                "jurisdiction": claim,
+                "anonymised": False,
                 "producers": [principal.name],
                 "privateOnly": False,
                 "team": team,
@@ -465,7 +486,12 @@ class ModelService:
             "model.import",
             resource,
             site=where,
-            payload={"name": name, "bytes": len(data), "lineage": declared},
+            payload={
+                "name": name,
+                "bytes": len(data),
+                "lineage": declared,
+                "declared": {"jurisdiction": claim, "anonymised": anonymised},
+            },
         )
         written: list[str] = []
 
@@ -483,14 +509,14 @@ class ModelService:
                 datasets=[],
                 external=True,
             )
-            return self.add_version(
+            info = self.add_version(
                 s,
                 NewVersion(
                     name=name,
                     team=team,
                     site=where,
                     jurisdiction=juris,
-                    anonymised=anonymised,
+                    anonymised=False,
                     external=True,
                     onnx_digest=digest,
                     onnx_bytes=len(data),
@@ -508,6 +534,14 @@ class ModelService:
                     created_by=principal.name,
                 ),
             )
+            if not pending:
+                return info
+            from steward.registry.declarations import add_declaration
+
+            decl = add_declaration(
+                s, info, jurisdiction=claim, anonymised=anonymised, by=principal.name
+            )
+            return info.model_copy(update={"pending_declaration": decl})
 
         with self.rt.discard_on_failure(where, written):
             return self.rt.door.run(principal, action, do)
@@ -567,3 +601,27 @@ def _profile_summary(profile: dict[str, Any]) -> dict[str, Any]:
             except Exception:  # a malformed stored profile must not break `show`
                 out[part] = {}
     return out
+
+
+# -- the real resources, for `policy explain` -------------------------------------------------
+def _resolve_model(rt: Runtime, ref: str) -> Resource | None:
+    svc = ModelService(rt)
+    try:
+        with rt.store.transaction() as s:
+            m, v = svc.version_row(s, ref)
+            return svc.policy_resource(svc._info(s, m, v))
+    except (NotFound, ValidationFailed):
+        return None
+
+
+def _resolve_dataset(rt: Runtime, ref: str) -> Resource | None:
+    from steward.datasets import DatasetService
+
+    try:
+        return DatasetService(rt).governed_view(ref)[1]
+    except (NotFound, ValidationFailed):
+        return None
+
+
+register_resolver("Model", _resolve_model)
+register_resolver("Dataset", _resolve_dataset)

@@ -32,9 +32,10 @@ from steward.datasets import (
     VersionInfo,
 )
 from steward.datasets.mask import Recipe, load_recipe, parse_recipe
+from steward.datasets.requests import RequestInfo
 from steward.datasets.service import MaskResult
 from steward.datasets.validate import ValidationReport
-from steward.deploy import DeployService, EndpointInfo
+from steward.deploy import DeployService, EndpointInfo, NoSafeRevision, RollbackKeepsModel
 from steward.gates import GateService, HoldoutOverlap, StageInfo, ValidationInfo, render_report
 from steward.governance import (
     AuditEntryInfo,
@@ -46,6 +47,7 @@ from steward.governance import (
 )
 from steward.identity import CreatedToken, IdentityService, TeamInfo, TokenInfo, UserInfo
 from steward.monitoring import (
+    AlertDetail,
     AlertInfo,
     AlertService,
     MonitoringService,
@@ -58,6 +60,8 @@ from steward.monitoring import (
 from steward.objects import ObjectInfo, ObjectService
 from steward.policy import Principal
 from steward.registry import (
+    DeclarationInfo,
+    DeclarationService,
     ModelComparison,
     ModelDetail,
     ModelService,
@@ -95,6 +99,8 @@ _ERRORS: dict[str, type[E.StewardError]] = {
         NoSuchSite,
         WorkerBusy,
         HoldoutOverlap,
+        NoSafeRevision,
+        RollbackKeepsModel,
     )
 }
 _FINAL = ("succeeded", "failed", "cancelled")
@@ -214,6 +220,7 @@ class Steward:
             self._datasets = DatasetService(self._rt)
             self._training = TrainingService(self._rt)
             self._models = ModelService(self._rt)
+            self._declarations = DeclarationService(self._rt)
             self._gates = GateService(self._rt)
             self._deploy = DeployService(self._rt)
         self._serving: ServingService | None = None
@@ -528,6 +535,56 @@ class Steward:
             )
         return self._datasets.copy(self._principal, ref, to_site=to_site)
 
+    # -- four eyes on data: declassification, cross-jurisdiction copies ------------------
+    def request_declassification(
+        self, ref: str, overrides: dict[str, str], *, reason: str = ""
+    ) -> RequestInfo:
+        """Ask to lower column classes of ``ref``; another data steward decides."""
+        if self._remote:
+            return self._remote.model(
+                RequestInfo,
+                "POST",
+                f"/v1/datasets/{ref}/requests",
+                json={"kind": "declassify", "set": overrides, "reason": reason},
+            )
+        return self._datasets.request_declassification(
+            self._principal, ref, overrides, reason=reason
+        )
+
+    def request_dataset_copy(self, ref: str, *, to_site: str, reason: str = "") -> RequestInfo:
+        """Ask to copy personal data to another jurisdiction (a transfer rule, four eyes)."""
+        if self._remote:
+            return self._remote.model(
+                RequestInfo,
+                "POST",
+                f"/v1/datasets/{ref}/requests",
+                json={"kind": "copy", "to_site": to_site, "reason": reason},
+            )
+        return self._datasets.request_copy(self._principal, ref, to_site=to_site, reason=reason)
+
+    def dataset_requests(self, *, state: str | None = None) -> list[RequestInfo]:
+        """Four-eyes requests on datasets, newest first."""
+        if self._remote:
+            params = {"state": state} if state else {}
+            return self._remote.models(RequestInfo, "GET", "/v1/dataset-requests", params=params)
+        return self._datasets.requests(self._principal, state=state)
+
+    def decide_dataset_request(
+        self, request_id: str, *, approve: bool, note: str = ""
+    ) -> RequestInfo:
+        """Approve or reject another data steward's request (never your own approval)."""
+        if self._remote:
+            verb = "approve" if approve else "reject"
+            return self._remote.model(
+                RequestInfo,
+                "POST",
+                f"/v1/dataset-requests/{request_id}/{verb}",
+                json={"note": note},
+            )
+        return self._datasets.decide_request(
+            self._principal, request_id, approve=approve, note=note
+        )
+
     def classify_dataset(self, ref: str, overrides: dict[str, str]) -> list[ColumnClass]:
         """Override column classes (data stewards); each override is audited."""
         if self._remote:
@@ -556,6 +613,7 @@ class Steward:
             data = {
                 "columns": {k: {"op": v["op"], **v["params"]} for k, v in data["columns"].items()},
                 "k_min": data.get("k_min"),
+                "enforce_k": bool(data.get("enforce_k", False)),
             }
         if self._remote:
             return self._remote.model(
@@ -787,8 +845,11 @@ class Steward:
         return self._models.import_onnx(self._principal, Path(file), **meta)
 
     # -- gates -----------------------------------------------------------------------
-    def validate_model(self, ref: str, *, holdout: str, suite: str | None = None) -> ValidationInfo:
-        """Evaluate the ONNX model on a locked holdout against its gate suite."""
+    def validate_model(
+        self, ref: str, *, holdout: str | None = None, suite: str | None = None
+    ) -> ValidationInfo:
+        """Evaluate the ONNX model on a locked holdout against its gate suite (defaults:
+        the holdout and suite steward.yaml applies; others are recorded, never counted)."""
         if self._remote:
             return self._remote.model(
                 ValidationInfo,
@@ -817,6 +878,39 @@ class Steward:
                 StageInfo, "POST", f"/v1/models/{ref}/approvals", json={"note": note}
             )
         return self._gates.decide(self._principal, ref, approve=True, note=note)
+
+    def declarations(
+        self, *, state: str | None = None, model: str | None = None
+    ) -> list[DeclarationInfo]:
+        """What importers declared about external models (jurisdiction, anonymised), and
+        whether a data steward approved it."""
+        if self._remote:
+            params = {k: v for k, v in {"state": state, "model": model}.items() if v}
+            return self._remote.models(DeclarationInfo, "GET", "/v1/declarations", params=params)
+        return self._declarations.declarations(self._principal, state=state, model=model)
+
+    def approve_declaration(self, declaration: str, *, note: str = "") -> DeclarationInfo:
+        """Approve an importer's declaration (data stewards other than the importer): the
+        declared jurisdiction and anonymised then apply to the model version."""
+        if self._remote:
+            return self._remote.model(
+                DeclarationInfo,
+                "POST",
+                f"/v1/declarations/{declaration}/approval",
+                json={"note": note},
+            )
+        return self._declarations.decide(self._principal, declaration, approve=True, note=note)
+
+    def reject_declaration(self, declaration: str, *, note: str = "") -> DeclarationInfo:
+        """Reject an importer's declaration: the strictest attributes stay."""
+        if self._remote:
+            return self._remote.model(
+                DeclarationInfo,
+                "POST",
+                f"/v1/declarations/{declaration}/rejection",
+                json={"note": note},
+            )
+        return self._declarations.decide(self._principal, declaration, approve=False, note=note)
 
     def reject_model(self, ref: str, *, note: str = "") -> StageInfo:
         if self._remote:
@@ -878,13 +972,22 @@ class Steward:
             return self._remote.model(EndpointInfo, "POST", f"/v1/endpoints/{endpoint}/promote")
         return self._deploy.promote(self._principal, endpoint)
 
-    def rollback(self, endpoint: str, *, to: int | None = None) -> EndpointInfo:
-        """Return an endpoint to its previous revision (or to revision ``to``)."""
+    def rollback(
+        self, endpoint: str, *, to: int | None = None, allow_same_model: bool = False
+    ) -> EndpointInfo:
+        """Return an endpoint to its previous revision (or to revision ``to``); refused
+        when that revision still serves the model rolled away from, unless
+        ``allow_same_model``."""
         if self._remote:
+            body: dict[str, Any] = {"to": to}
+            if allow_same_model:
+                body["allow_same_model"] = True
             return self._remote.model(
-                EndpointInfo, "POST", f"/v1/endpoints/{endpoint}/rollback", json={"to": to}
+                EndpointInfo, "POST", f"/v1/endpoints/{endpoint}/rollback", json=body
             )
-        return self._deploy.rollback(self._principal, endpoint, to=to)
+        return self._deploy.rollback(
+            self._principal, endpoint, to=to, allow_same_model=allow_same_model
+        )
 
     def endpoints(self) -> list[EndpointInfo]:
         if self._remote:
@@ -957,7 +1060,8 @@ class Steward:
 
     def monitor_revalidate(self, endpoint: str) -> RevalidationResult:
         """Re-run the endpoint's model through its gate suite now: on the latest version
-        of its holdout and on recently labelled traffic (as the monitoring service)."""
+        of its holdout and on recently labelled traffic. The validation is the caller's
+        (``model.validate`` on the model, team-scoped; in the ledger with them as actor)."""
         if self._remote:
             return self._remote.model(
                 RevalidationResult, "POST", f"/v1/endpoints/{endpoint}/monitoring/revalidate"
@@ -971,6 +1075,13 @@ class Steward:
                 WindowInfo, "GET", f"/v1/endpoints/{endpoint}/monitoring/windows"
             )
         return self._monitor().windows(self._principal, endpoint)
+
+    def alert(self, alert_id: int) -> AlertDetail:
+        """One alert with every occurrence's evidence and the actions each triggered (with
+        the ledger seq of each automatic action)."""
+        if self._remote:
+            return self._remote.model(AlertDetail, "GET", f"/v1/alerts/{alert_id}")
+        return AlertService(self.runtime).alert(self._principal, alert_id)
 
     def alerts(
         self, *, endpoint: str | None = None, state: str | None = None, team: str | None = None
@@ -1183,7 +1294,8 @@ class Steward:
         self, endpoint: str, labels: Sequence[Mapping[str, Any] | Label]
     ) -> FeedbackResult:
         """Attach ground truth to earlier predictions: ``[{"request_id": ..., "row": 0,
-        "label": ...}]`` (all or nothing)."""
+        "label": ...}]`` (all or nothing; for members of the endpoint's team; a label must
+        name a class of the model that answered, see steward.serving.labels)."""
         try:
             parsed = [lb if isinstance(lb, Label) else Label.model_validate(lb) for lb in labels]
         except ValidationError as exc:

@@ -50,6 +50,7 @@ from steward.policy import Principal, Resource
 from steward.registry import ModelDetail, ModelService
 from steward.registry.runner import OnnxRunner
 from steward.runtime import Runtime
+from steward.serving.labels import NO_LABEL, describe_classes, map_label
 from steward.serving.log import LogPlan, PredictionLog, Scored, log_plan
 from steward.store import Endpoint, Prediction, PredictionFeedback
 
@@ -449,8 +450,11 @@ class ServingService:
     def feedback(self, principal: Principal, endpoint: str, labels: list[Label]) -> FeedbackResult:
         """Attach ground truth to logged rows by request id (the ids the answers carried).
 
-        All or nothing: an unknown request id or row, or the same row twice, refuses the
-        whole batch. A label for a row that already has one replaces it."""
+        Ground truth is a write of the endpoint's team (``endpoint.feedback`` is
+        team-scoped). All or nothing: an unknown request id or row, the same row twice, or a
+        label that names no class of the model that answered its row (see
+        :mod:`steward.serving.labels`) refuses the whole batch. Labels are stored as that
+        class. A label for a row that already has one replaces it."""
         if not labels:
             raise ValidationFailed("labels: expected at least one label")
         if len(labels) > 10_000:
@@ -461,6 +465,15 @@ class ServingService:
             )
         _, team = self.deploy.current(endpoint)  # 404 for an unknown endpoint
         keys = [(lb.request_id, lb.row) for lb in labels]
+        ids = sorted({k[0] for k in keys})
+        action = Action(
+            "endpoint.feedback",
+            Resource("Endpoint", endpoint, {"team": team}),
+            payload={"labels": len(labels), "requests": len(ids)},
+        )
+        # ground truth is a write of the endpoint's team: decided before anything of the
+        # batch is looked at, so another team learns nothing about the endpoint's log
+        self.rt.door.check(principal, action)
         seen: set[tuple[str, int]] = set()
         for k in keys:
             if k in seen:
@@ -469,14 +482,13 @@ class ServingService:
                 )
             seen.add(k)
         self.log.flush()  # answers given a moment ago are in the log before we look
-        ids = sorted({k[0] for k in keys})
         with self.rt.store.transaction() as s:
-            known: set[tuple[str, int]] = set()
+            known: dict[tuple[str, int], str] = {}  # (request id, row) -> the model that answered
             for start in range(0, len(ids), 500):
                 known.update(
-                    (r, n)
-                    for r, n in s.execute(
-                        select(Prediction.request_id, Prediction.row).where(
+                    ((r, n), m)
+                    for r, n, m in s.execute(
+                        select(Prediction.request_id, Prediction.row, Prediction.model).where(
                             Prediction.endpoint == endpoint,
                             Prediction.role == "primary",
                             Prediction.request_id.in_(ids[start : start + 500]),
@@ -492,11 +504,7 @@ class ServingService:
                 "ids the answers carried (and the row within a batched request)",
                 unknown=[{"request_id": r, "row": n} for r, n in unknown[:100]],
             )
-        action = Action(
-            "endpoint.feedback",
-            Resource("Endpoint", endpoint, {"team": team}),
-            payload={"labels": len(labels), "requests": len(ids)},
-        )
+        values = self._mapped_labels(endpoint, labels, known)
 
         def do(s: Session) -> FeedbackResult:
             existing = {
@@ -511,8 +519,8 @@ class ServingService:
             }
             now = datetime.now(UTC)
             replaced = 0
-            for lb in labels:
-                value = json.dumps(lb.label)
+            for lb, mapped in zip(labels, values, strict=True):
+                value = json.dumps(mapped)
                 old = existing.get((lb.request_id, lb.row))
                 if old is not None:
                     old.label, old.at, old.by = value, now, principal.name
@@ -531,6 +539,48 @@ class ServingService:
             return FeedbackResult(endpoint=endpoint, accepted=len(labels), replaced=replaced)
 
         return self.rt.door.run(principal, action, do)
+
+    def _mapped_labels(
+        self, endpoint: str, labels: list[Label], answered: dict[tuple[str, int], str]
+    ) -> list[Any]:
+        """Each label as a class of the model that answered its row (see
+        :mod:`steward.serving.labels`); one that names no class refuses the whole batch."""
+        models: dict[str, tuple[list[Any] | None, str]] = {}
+        with self.rt.store.transaction() as s:
+            for ref in sorted(set(answered.values())):
+                _, v = self.registry.version_row(s, ref)
+                models[ref] = (json.loads(v.classes_json), v.objective)
+        out: list[Any] = []
+        bad: list[dict[str, Any]] = []
+        for lb in labels:
+            ref = answered[(lb.request_id, lb.row)]
+            classes, objective = models[ref]
+            mapped = map_label(lb.label, classes, objective)
+            if mapped is NO_LABEL:
+                bad.append(
+                    {"request_id": lb.request_id, "row": lb.row, "label": lb.label, "model": ref}
+                )
+            out.append(mapped)
+        if bad:
+            first = bad[0]
+            classes, objective = models[first["model"]]
+            shown = ", ".join(
+                f"{json.dumps(b['label'])[:60]} (request {b['request_id']} row {b['row']})"
+                for b in bad[:5]
+            )
+            raise ValidationFailed(
+                f"labels: expected {describe_classes(classes, objective)} of model "
+                f"{first['model']} that answered endpoint {endpoint}; found {len(bad)} "
+                f"label(s) that name none: {shown}{', ...' if len(bad) > 5 else ''}. Nothing "
+                "of this batch was stored; send the labels in the encoding of the training "
+                "target (booleans as true/false, yes/no or 1/0 for a two-class model).",
+                parameter="labels",
+                label=first["label"],
+                classes=classes,
+                model=first["model"],
+                refused=bad[:100],
+            )
+        return out
 
     def measured(self, endpoint: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run one request through ``fn`` and record its outcome and latency."""

@@ -22,6 +22,7 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "Alert",
+    "AlertOccurrence",
     "ApiToken",
     "Approval",
     "AuditCheckpoint",
@@ -31,19 +32,23 @@ __all__ = [
     "Dataset",
     "DatasetCopy",
     "DatasetParent",
+    "DatasetRequest",
     "DatasetVersion",
     "Endpoint",
     "EndpointCount",
     "EndpointRevision",
+    "EndpointRollback",
     "Job",
     "JobLog",
     "Model",
     "ModelDataset",
+    "ModelDeclaration",
     "ModelVersion",
     "MonitorCursor",
     "MonitorWindow",
     "Prediction",
     "PredictionFeedback",
+    "ReadMark",
     "StageChange",
     "StoredObject",
     "Validation",
@@ -103,7 +108,10 @@ class AuditHead(Base):
 
 
 class AuditCheckpoint(Base):
-    """An Ed25519 signature over (seq, hash) of the head at one moment."""
+    """An Ed25519 signature over (seq, hash) of the head at one moment, chained to the
+    checkpoint before it: ``position`` (how many came before it) and ``prev_checkpoint``
+    (the sha256 of its signed message). Both are NULL on checkpoints signed before the
+    chain existed."""
 
     __tablename__ = "audit_checkpoints"
 
@@ -113,6 +121,10 @@ class AuditCheckpoint(Base):
     ts: Mapped[str] = mapped_column(String(32))
     key_id: Mapped[str] = mapped_column(String(64))
     signature: Mapped[str] = mapped_column(String(128))
+    position: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    prev_checkpoint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    __table_args__ = (UniqueConstraint("position", name="uq_audit_checkpoints_position"),)
 
 
 class ApiToken(Base):
@@ -180,6 +192,8 @@ class DatasetVersion(Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
     anonymised: Mapped[bool] = mapped_column(Boolean, default=False)
+    # identifiable | pseudonymised | anonymised (the masking verdict; `anonymised` mirrors it)
+    verdict: Mapped[str] = mapped_column(String(16), default="identifiable")
     source_format: Mapped[str] = mapped_column(String(16))
     transform: Mapped[str] = mapped_column(String(32))
     transform_spec: Mapped[str] = mapped_column(Text, default="{}")
@@ -218,6 +232,27 @@ class DatasetCopy(Base):
     bytes: Mapped[int] = mapped_column(BigInteger)
     created_by: Mapped[str] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DatasetRequest(Base):
+    """A four-eyes request on a dataset version: a declassification (a classification
+    override that lowers a column's class) or a copy of non-anonymised data to another
+    jurisdiction. Requested by one data steward, decided by another."""
+
+    __tablename__ = "dataset_requests"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version_id: Mapped[int] = mapped_column(Integer, ForeignKey("dataset_versions.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # declassify | copy
+    spec: Mapped[str] = mapped_column(Text, default="{}")  # overrides, or the target site
+    reason: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16))  # pending|approved|rejected|used
+    requested_by: Mapped[str] = mapped_column(String(128))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+    result: Mapped[str] = mapped_column(Text, default="{}")
 
 
 class Job(Base):
@@ -333,6 +368,42 @@ class ModelDataset(Base):
     )
 
 
+class ModelDeclaration(Base):
+    """What an importer declares about an external model (its data's jurisdiction,
+    anonymised or not): pending until a data steward other than the importer approves it;
+    the version keeps the strictest attributes until then."""
+
+    __tablename__ = "model_declarations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(
+        Integer, ForeignKey("model_versions.id"), index=True
+    )
+    jurisdiction: Mapped[str] = mapped_column(String(8))
+    anonymised: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16))  # pending | approved | rejected
+    requested_by: Mapped[str] = mapped_column(String(128))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    decided_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+
+class ReadMark(Base):
+    """When an allowed read of personal data by (actor, action, resource) was last put
+    on the record: with sampled read records, each such triple is recorded at least once
+    per period. A record of the ledger's, not state."""
+
+    __tablename__ = "audit_read_marks"
+    __table_args__ = (UniqueConstraint("actor", "action", "resource", name="uq_audit_read_marks"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(128))
+    resource: Mapped[str] = mapped_column(String(512))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class Validation(Base):
     """One evaluation of a model version on a locked holdout, against a gate suite."""
 
@@ -355,9 +426,13 @@ class Validation(Base):
 
 
 class Approval(Base):
-    """An approver's decision on a validated model version (four eyes)."""
+    """An approver's decision on a validated model version (four eyes): one per (version,
+    validation, approver), held by the database, not only by a check before the write."""
 
     __tablename__ = "approvals"
+    __table_args__ = (
+        UniqueConstraint("model_version_id", "validation_id", "user", name="uq_approvals_decision"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     model_version_id: Mapped[int] = mapped_column(
@@ -547,6 +622,41 @@ class Alert(Base):
     team: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
     __table_args__ = (Index("ix_alerts_key_state", "key", "state"),)
+
+
+class AlertOccurrence(Base):
+    """One time an alert's signal was seen (number 1 opened it): the evidence as it was
+    then, never overwritten, and what was done about it (each automatic action's ledger
+    payload, its hash and the entry's seq). Migration 0013."""
+
+    __tablename__ = "alert_occurrences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(Integer, ForeignKey("alerts.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[str] = mapped_column(Text)  # JSON
+    actions: Mapped[str] = mapped_column(Text)  # JSON list
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (UniqueConstraint("alert_id", "number", name="uq_alert_occurrences"),)
+
+
+class EndpointRollback(Base):
+    """A model a rollback took off an endpoint, and when: automatic rollbacks never bring
+    it back within ``monitoring.flap_guard_hours`` (the flap guard). Migration 0013."""
+
+    __tablename__ = "endpoint_rollbacks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    endpoint_id: Mapped[int] = mapped_column(Integer, ForeignKey("endpoints.id"))
+    revision: Mapped[int] = mapped_column(Integer)  # the revision the rollback made
+    version_id: Mapped[int] = mapped_column(Integer, ForeignKey("model_versions.id"))
+    automatic: Mapped[bool] = mapped_column(Boolean)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (Index("ix_endpoint_rollbacks_endpoint", "endpoint_id", "created_at"),)
 
 
 class CostRecord(Base):

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from steward.datasets import DatasetDetail, DatasetService
 from steward.door import Action
-from steward.errors import NotFound, PolicyDenied, QuotaExceeded, Reason, ValidationFailed
+from steward.errors import NotFound, PolicyDenied, QuotaExceeded, ValidationFailed
 from steward.metering import month_bounds
 from steward.policy import Principal, Resource
 from steward.runtime import Runtime
@@ -225,15 +225,9 @@ class TrainingService:
             s.flush()
             return self._info(job)
 
-        try:
-            return self.rt.door.run(principal, action, do)
-        except QuotaExceeded as e:
-            self.rt.door.refuse(
-                principal,
-                action,
-                Reason(f"quota:{e.details.get('quota')}", e.message, "forbid"),
-            )
-            raise
+        # a quota or budget crossed is raised by do() and recorded by the door as a
+        # denial with its reason (quota:cpu_hours_per_month, quota:budget, ...)
+        return self.rt.door.run(principal, action, do)
 
     def _prepare(
         self, principal: Principal, raw: TrainingSpec | dict[str, Any]

@@ -73,7 +73,7 @@ UI_POST_ROUTES: dict[tuple[str, str], str | None] = {
 }
 
 #: stages in the order the models page lists them (awaiting approval first)
-STAGES = ("validated", "approved", "production", "candidate", "rejected", "retired")
+STAGES = ("validated", "approved", "production", "failed", "candidate", "rejected", "retired")
 
 #: column classification categories, as a person reads them
 CATEGORY_LABELS = {
@@ -423,7 +423,10 @@ class Dashboard:
                 limits = [
                     {"metric": c.name.split(": ", 1)[1], **(c.limit or {})}
                     for c in report.checks
-                    if c.kind == "fairness" and c.name.startswith(f"{attr}: ") and c.limit
+                    if c.kind == "fairness"
+                    and c.name.startswith(f"{attr}: ")
+                    and c.limit
+                    and c.name != f"{attr}: judged"
                 ]
                 charts.append((attr, fairness_figure(attr, data.get("groups", []), limits), data))
         parents = {}

@@ -26,6 +26,12 @@ rows is not judged: it is listed with its count in ``too_small``, gets no metric
 takes no part in any summary. The threshold is a parameter, not a law: 30 rows give a
 rate a standard error of up to 0.09, which is already wide; gates may want more.
 
+**Not judged.** A disparity compares groups: an attribute (or intersection) with fewer
+than two groups of ``min_group_size`` rows has a difference of 0 and a ratio of 1 (or
+NaN) by construction, which says nothing about fairness. ``AttributeReport.judged`` is
+false for it and ``FairnessReport.not_judged()`` names such attributes, so that a gate
+can fail closed instead of reading 0 as "fair".
+
 **Empty denominators.** A rate whose denominator is zero — TPR and FNR in a group with
 no positives in truth, FPR in a group with no negatives, AUC unless both classes occur
 — is NaN (``None`` in ``to_dict``). A group whose value is NaN is left out of that
@@ -253,6 +259,13 @@ class AttributeReport:
     summary: FairnessSummary
 
     @property
+    def judged(self) -> bool:
+        """Whether the attribute was judged at all: a disparity needs at least two groups
+        of ``min_group_size`` rows. With one (or none), every difference is 0 or NaN and
+        every ratio 1 or NaN by construction: that is "not judged", not "fair"."""
+        return self.summary.groups_judged >= 2
+
+    @property
     def name(self) -> str:
         """``"race"``, or ``"race × sex"`` for an intersection."""
         return " × ".join(self.attributes)
@@ -271,6 +284,7 @@ class AttributeReport:
             "groups": [g.to_dict() for g in self.groups],
             "too_small": [s.to_dict() for s in self.too_small],
             "summary": self.summary.to_dict(),
+            "judged": self.judged,
         }
 
 
@@ -307,6 +321,11 @@ class FairnessReport:
         out = {r.name: r.too_small for r in self.attributes.values() if r.too_small}
         out.update({r.name: r.too_small for r in self.intersections if r.too_small})
         return out
+
+    def not_judged(self) -> list[str]:
+        """Attributes (not intersections) with fewer than two groups large enough to
+        judge, in the order given."""
+        return [name for name, r in self.attributes.items() if not r.judged]
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -3,9 +3,13 @@
 Owns the PII kernel (pure computation, no I/O). For each column, the name (hints in
 English, German, French, Spanish, Italian, Dutch, Swedish and Polish) and a sample of
 values (patterns, python-stdnum check digits for 37 national identifiers of 35 countries,
-IBAN and Luhn checks, phonenumbers) decide whether it holds direct identifiers,
+IBAN and Luhn checks, phonenumbers, the given and family names of 33 locales read from
+Faker's name lists) decide whether it holds direct identifiers,
 quasi-identifiers, special-category data (GDPR Art. 9 / HIPAA PHI) or free text with
-identifiers. Each decision carries a confidence and a one-sentence explanation.
+identifiers. Each decision carries a confidence and a one-sentence explanation. Person
+names, one-line postal addresses, passport numbers, national identifiers and US SSNs
+without dashes are found from the values alone: a column name that says nothing
+(``holder``, ``x1``) hides nothing.
 
 - :func:`classify_column` / :func:`classify_columns` — the classifier;
 - :class:`ColumnClassification` — its answer for one column;

@@ -20,14 +20,18 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import phonenumbers
 
 from steward.kernels.pii.sample import Evidence, Sample, validated_share
 from steward.kernels.pii.types import NATIONAL_IDS
 
 __all__ = [
+    "BARE_SSN_MIN_GAP",
+    "BARE_SSN_SHARE",
     "IDENTIFIER_DETECTORS",
     "Detector",
+    "SsnDetector",
     "is_card",
     "is_email",
     "is_ip",
@@ -359,9 +363,84 @@ def _expand_lengths(pattern: str) -> list[str]:
 
 DetectFn = Callable[[Sample, str | None, float], Evidence | None]
 
+#: Share of values that must be valid SSNs for nine bare digits to be taken for SSNs
+#: without a name hint: about 12% of uniformly random nine-digit numbers fail the SSA's
+#: rules (area 000, 666 or 900-999, group 00, serial 0000), so a column of random account
+#: or order numbers stays below it while a column of real SSNs (100%) does not.
+BARE_SSN_SHARE = 0.97
+#: A column of bare SSNs is not a sequence: the median gap between its sorted distinct
+#: values must be at least this (random SSNs in a 1,000-value sample are ~10^6 apart;
+#: surrogate keys and running order numbers are 1 apart).
+BARE_SSN_MIN_GAP = 1000
+_NINE = re.compile(r"9{9}")
+_SEVEN_TO_NINE = re.compile(r"9{7,9}")
+
+
+@dataclass(frozen=True)
+class SsnDetector:
+    """US SSNs written ``999-99-9999`` (the base detector) or as nine bare digits.
+
+    Bare digits count without a name hint only when nearly every value
+    (:data:`BARE_SSN_SHARE`) passes python-stdnum's SSA rules and the values are not a
+    sequence (:data:`BARE_SSN_MIN_GAP`); integer-typed columns are zero-padded to nine
+    digits first, since an SSN stored as a number loses its leading zeros.
+    """
+
+    base: Detector
+
+    @property
+    def strength(self) -> int:
+        return self.base.strength
+
+    def __call__(self, sample: Sample, hint: str | None, threshold: float) -> Evidence | None:
+        ev = self.base(sample, hint, threshold)
+        if hint or (ev is not None and ev.qualifies):
+            return ev
+        bare = self._bare(sample, max(threshold, BARE_SSN_SHARE))
+        if bare is None or (ev is not None and ev.share >= bare.share):
+            return ev
+        return bare
+
+    def _bare(self, sample: Sample, need: float) -> Evidence | None:
+        numeric = sample.kind_share("int") > 0.5
+        if numeric:
+            idx = sample.shaped((7, 9), _SEVEN_TO_NINE.fullmatch, raw=_SEVEN_TO_NINE.fullmatch)
+        else:
+            idx = sample.shaped((9, 9), _NINE.fullmatch, raw=_NINE.fullmatch)
+        if not idx or sample.weight(idx) / sample.n < need:
+            return None
+        texts = sample.texts
+        distinct = np.unique(np.fromiter((int(texts[i]) for i in idx), np.int64, len(idx)))
+        if distinct.size >= 20 and float(np.median(np.diff(distinct))) < BARE_SSN_MIN_GAP:
+            return None  # a running number, not SSNs
+        shape_share = sample.weight(idx) / sample.n
+        rate, checked = validated_share(
+            sample,
+            idx,
+            lambda v: self.base.validate(v.zfill(9)),
+            floor=need / shape_share / 2,
+        )
+        return Evidence(
+            self.base.pii_type,
+            self.base.label,
+            self.base.strength,
+            shape_share * rate,
+            need,
+            None,
+            f"are nine-digit numbers that follow the SSA's SSN rules (no dashes; "
+            f"{need:.0%} of values needed without a name hint)",
+            checked,
+        )
+
+
+def _id_detector(d: Detector) -> DetectFn:
+    tight = _tighten(d)
+    return SsnDetector(tight) if d.pii_type == "national_id.us_ssn" else tight
+
+
 #: Identifier detectors by class: shape filter, then validator; strictest first.
 IDENTIFIER_DETECTORS: dict[str, DetectFn] = {
-    **{d.pii_type: _tighten(d) for d in _ID_SHAPES},
+    **{d.pii_type: _id_detector(d) for d in _ID_SHAPES},
     "iban": Detector(
         "iban",
         "stdnum.iban",

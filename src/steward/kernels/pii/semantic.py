@@ -1,8 +1,11 @@
 """Detectors for personal data that is words, dates or numbers rather than identifiers:
 person names, postal addresses, postcodes, passport numbers, dates of birth, ages and job
-titles. Most of these need the column name to agree (a capitalised word is as likely a
-city as a surname, a 5-digit number an amount as a ZIP code); distinctive formats (a UK
-or Dutch postcode, addresses over several lines, dates spread like births) decide alone.
+titles. Some need the column name to agree (a 5-digit number is as likely an amount as a
+ZIP code; job titles have no pattern); the rest decide from the values alone: person
+names by Faker's given and family names of 33 locales (:mod:`.names`), addresses by a
+street word, several lines, or a house number with a postcode on one line, passports by
+national layouts with varying letter series, distinctive postcodes (UK, Dutch) by their
+format, dates of birth by years spread like births.
 
 Evidence strength (see :class:`~steward.kernels.pii.sample.Evidence`): 2 for distinctive
 postcode formats, 1 for the looser patterns, and :data:`NAME_ONLY` for job titles, whose
@@ -17,11 +20,17 @@ from collections.abc import Callable
 
 import numpy as np
 
+from steward.kernels.pii.names import NameLexicon, fold_word, name_lexicon
 from steward.kernels.pii.sample import NAME_ONLY, Evidence, Sample, validated_share
 
 __all__ = [
+    "NAME_MIN_DISTINCT",
+    "PASSPORT_LETTER_SHARE",
+    "PASSPORT_MIN_SERIES",
     "QUASI_DETECTORS",
     "is_birth_like",
+    "is_one_line_address",
+    "is_person_name",
     "parse_date",
 ]
 
@@ -94,20 +103,104 @@ def _share(s: Sample, test: Callable[[str], bool], threshold: float) -> tuple[fl
     return validated_share(s, range(s.distinct), test, floor=threshold / 2)
 
 
+# Words that make a value a company, not a person ("Smith, Johnson and Brown", "Müller
+# GmbH"): legal forms and the conjunctions of partnership names.
+_COMPANY = _words(
+    "inc llc llp ltd plc gmbh ag kg ohg ug co corp corporation company group holding "
+    "holdings sa sas sarl srl spa bv nv ab oy as asa aps kft sro doo and und et & "
+    "sons sohne partners associates bank hotel"
+)
+# Words of place names built on a given name ("Lake Jennifer", "Roisin Ville", "San José").
+_PLACE = _words(
+    "ville town city village county stadt dorf mouth port lake fort mount saint sankt san "
+    "santa santo sao new north south east west upper lower bad nieder ober unter sur sous"
+)
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:['’\-][^\W\d_]+)*")
+#: Fewest distinct values a column needs for names to be found without a name hint: two
+#: or three repeated words ("White", "Black") are a category, not people.
+NAME_MIN_DISTINCT = 5
+
+
+def _known(word: str, names: frozenset[str]) -> bool:
+    folded = fold_word(word)
+    if folded in names:
+        return True
+    parts = [p for p in re.split(r"['’\-]", folded) if len(p) > 1]
+    return len(parts) > 1 and all(p in names for p in parts)
+
+
+def is_person_name(text: str, lexicon: NameLexicon | None = None) -> bool:
+    """One to four name words, "First Last" or "Last, First", titles and initials aside,
+    where the given name is a known one (or every word is a known given or family name).
+
+    The lists are Faker's first and last names of 33 locales (:mod:`.names`); a family
+    name the lists lack still passes after a known given name ("Anna Wróblewska-Zięba").
+
+    >>> is_person_name("Dr. Jürgen Weiß"), is_person_name("Kowalski, Anna M.")
+    (True, True)
+    >>> is_person_name("Lake Jennifer"), is_person_name("Smith, Johnson and Brown")
+    (False, False)
+    """
+    if not 2 <= len(text) <= 70:
+        return False
+    lex = lexicon if lexicon is not None else name_lexicon()
+    head, comma, tail = text.partition(",")
+    if comma and "," in tail:
+        return False
+    raw = (tail.split() + head.split()) if comma else text.split()
+    words: list[str] = []
+    for token in raw:
+        bare = token.rstrip(".")
+        folded = fold_word(bare)
+        if not bare or token.endswith(".") or len(bare) == 1:
+            if any(c.isdigit() for c in token):
+                return False
+            continue  # initials and abbreviated titles: "J.", "Dr.", "Jr."
+        if folded in lex.titles or folded in lex.particles:
+            continue
+        if folded in _COMPANY or not _NAME_WORD.fullmatch(bare):
+            return False
+        if folded in _PLACE and folded not in lex.last:
+            return False
+        words.append(bare)
+    if not 1 <= len(words) <= 4:
+        return False
+    if len(words) == 1:
+        return _known(words[0], lex.first) or _known(words[0], lex.last)
+    if _known(words[0], lex.first):
+        rest = words[1:]
+        return any(_known(w, lex.last) or _known(w, lex.first) for w in rest) or all(
+            w[0].isupper() for w in rest
+        )
+    return all(_known(w, lex.first) or _known(w, lex.last) for w in words)
+
+
 def detect_person_name(s: Sample, hint: str | None, threshold: float) -> Evidence | None:
-    """Words only (letters, apostrophes, hyphens, initials), one to six of them; without
-    a name hint, capitalised words are as likely cities, brands or companies."""
-    if not hint or s.kind_share("str") < 0.5:
+    """Under a name hint: words only (letters, apostrophes, hyphens, initials), one to
+    six of them. Without one: values that are names people carry (:func:`is_person_name`),
+    in a column of at least :data:`NAME_MIN_DISTINCT` distinct values."""
+    if s.kind_share("str") < 0.5:
         return None
-    share, checked = _share(s, lambda t: len(t) <= 70 and bool(_NAME_VALUE.fullmatch(t)), threshold)
+    if hint:
+        share, checked = _share(
+            s, lambda t: len(t) <= 70 and bool(_NAME_VALUE.fullmatch(t)), threshold
+        )
+        how = "are one to six words of letters, as names are"
+        return Evidence("person_name", "regex.name", 1, share, threshold, hint, how, checked)
+    if s.distinct < min(NAME_MIN_DISTINCT, s.n):
+        return None
+    lex = name_lexicon()
+    share, checked = _share(s, lambda t: is_person_name(t, lex), threshold)
+    if not share:
+        return None
     return Evidence(
         "person_name",
-        "regex.name",
+        "lexicon.names",
         1,
         share,
         threshold,
-        hint,
-        "are one to six words of letters, as names are",
+        None,
+        f"are person names (given and family names of {len(lex.locales)} locales, Faker's lists)",
         checked,
     )
 
@@ -163,6 +256,37 @@ def _address_shape(t: str) -> bool:
     )
 
 
+# One-line addresses without a street word ("Dosentinkuja 76, 17066 Rovaniemi",
+# "743 Rachel Burgs, North Debratown, FM 50466"): comma-separated parts holding a house
+# number and, apart from it, a postcode in a national format.
+_HOUSE_NUMBER = re.compile(r"(?<![\w/-])\d{1,5}[A-Za-z]?(?:\s?[-/]\s?\d{1,4}[A-Za-z]?)?(?![\w/-])")
+_POSTCODE_IN = re.compile(
+    r"(?<![\w-])(?:\d{4,5}|\d{3} \d{2}|\d{2}-\d{3}|\d{4}-\d{3}|[1-9]\d{3} ?[A-Z]{2}"
+    r"|[A-Z]{1,2}\d[A-Z\d]? ?\d[A-Z]{2}|[A-Z]\d[A-Z] ?\d[A-Z]\d|[A-Z]\d{2} ?[A-Z\d]{4})(?![\w-])"
+)
+
+
+def is_one_line_address(t: str) -> bool:
+    """A single-line postal address: two or more comma-separated parts, a house number,
+    a postcode apart from it, and at least two words of three letters or more.
+
+    >>> is_one_line_address("Dosentinkuja 76, 17066 Rovaniemi")
+    True
+    >>> is_one_line_address("Pack of 12, 500 ml"), is_one_line_address("Rovaniemi")
+    (False, False)
+    """
+    if not 12 <= len(t) <= 120 or "," not in t or "\n" in t:
+        return False
+    if sum(1 for w in _WORD.findall(t) if len(w) >= 3) < 2:
+        return False
+    for post in _POSTCODE_IN.finditer(t):
+        lo, hi = post.span()
+        for house in _HOUSE_NUMBER.finditer(t):
+            if house.end() <= lo or house.start() >= hi:
+                return True
+    return False
+
+
 def _loose_address(t: str) -> bool:
     return (
         len(t) <= 200
@@ -178,7 +302,10 @@ def detect_address(s: Sample, hint: str | None, threshold: float) -> Evidence | 
     number."""
     if s.kind_share("str") < 0.5:
         return None
-    test = (lambda t: _address_shape(t) or _loose_address(t)) if hint else _address_shape
+
+    def test(t: str) -> bool:
+        return _address_shape(t) or is_one_line_address(t) or bool(hint and _loose_address(t))
+
     share, checked = _share(s, test, threshold)
     if not share:
         return None
@@ -189,32 +316,77 @@ def detect_address(s: Sample, hint: str | None, threshold: float) -> Evidence | 
         share,
         threshold,
         hint,
-        "look like postal addresses (house number with street or lines)",
+        "look like postal addresses (house number with street, postcode or lines)",
         checked,
     )
 
 
 _PASSPORT = re.compile(r"[A-Z0-9]{6,9}")
+# Passport-number layouts of EU/EEA, UK and US passports that mix letters and digits
+# (ICAO 9303 document numbers; national layouts from the issuing authorities):
+_PASSPORT_LAYOUT = re.compile(
+    r"[A-Z]\d{6,8}"  # US next generation (letter + 8), AT, CH, PT, IE, GB (older)
+    r"|[A-Z]{2}\d{6,7}"  # IT, PL, FI, BE, ES (older), HR, SI, LT
+    r"|[A-Z]{3}\d{6}"  # ES
+    r"|\d{2}[A-Z]{2}\d{5}"  # FR
+    r"|[A-Z]{2}[A-Z\d]{6}\d"  # NL
+    r"|[CFGHJK][CFGHJKLMNPRTVWXYZ\d]{8}"  # DE
+)
+_PASSPORT_DIGITS = re.compile(r"\d{8,9}")  # US, GB, DK, SE, CZ: digits only
+#: Without a name hint, this share of the values must carry letters, and their letter
+#: series must vary (at least :data:`PASSPORT_MIN_SERIES` of them): a code with one fixed
+#: prefix ("INV1234567") is an invoice or product number, not a passport.
+PASSPORT_LETTER_SHARE = 0.25
+PASSPORT_MIN_SERIES = 5
+_LETTERS = str.maketrans("", "", "0123456789")
 
 
 def detect_passport(s: Sample, hint: str | None, threshold: float) -> Evidence | None:
-    """6-9 letters and digits under a passport name hint; passport numbers carry no
-    public check digit outside the machine-readable zone, so the name must say so."""
-    if not hint:
+    """6-9 letters and digits under a passport name hint. Without one: passport layouts
+    (:data:`_PASSPORT_LAYOUT`, or 8-9 digits beside them), written without separators,
+    with letter series that vary and numbers that do not run in sequence. Passport
+    numbers carry no public check digit outside the machine-readable zone, so random
+    codes in a passport layout are taken for passports (the safe side)."""
+    if hint:
+        hit = sum(
+            s.weights[i]
+            for i, t in enumerate(s.texts)
+            if _PASSPORT.fullmatch(t.replace(" ", "").upper()) and any(c.isdigit() for c in t)
+        )
+        how = "are 6-9 letters and digits, as passport numbers are"
+        return Evidence("passport", "regex.passport", 1, hit / s.n, threshold, hint, how)
+    if s.kind_share("str") < 0.5:
         return None
-    hit = sum(
-        s.weights[i]
-        for i, t in enumerate(s.texts)
-        if _PASSPORT.fullmatch(t.replace(" ", "").upper()) and any(c.isdigit() for c in t)
-    )
+    lettered = digits_only = 0
+    series: set[str] = set()
+    numbers: list[int] = []
+    for i, t in enumerate(s.texts[:1024]):  # a bounded look, like the validators
+        if len(t) > 9:
+            continue
+        if _PASSPORT_LAYOUT.fullmatch(t):
+            lettered += s.weights[i]
+            series.add(t.translate(_LETTERS))
+            digits = "".join(c for c in t if c.isdigit())
+            if len(digits) >= 6:  # a serial number long enough to run in sequence
+                numbers.append(int(digits))
+        elif _PASSPORT_DIGITS.fullmatch(t):
+            digits_only += s.weights[i]
+    seen = s.weight(range(min(s.distinct, 1024)))
+    if not lettered or lettered / seen < PASSPORT_LETTER_SHARE:
+        return None
+    if len(series) < min(PASSPORT_MIN_SERIES, s.distinct):
+        return None
+    distinct = np.unique(np.asarray(numbers, dtype=np.int64))
+    if distinct.size >= 20 and float(np.median(np.diff(distinct))) < 10:
+        return None  # running numbers behind a few prefixes: references, not passports
     return Evidence(
         "passport",
-        "regex.passport",
+        "regex.passport_layout",
         1,
-        hit / s.n,
+        (lettered + digits_only) / seen,
         threshold,
-        hint,
-        "are 6-9 letters and digits, as passport numbers are",
+        None,
+        "have national passport-number layouts (letters and digits, varying series)",
     )
 
 

@@ -3,7 +3,7 @@ and merges of partial table profiles, summaries and JSON state."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
 
@@ -390,6 +390,32 @@ class TableProfile:
 
     def copy(self) -> TableProfile:
         return TableProfile.from_dict(self.to_dict())
+
+    def redact(self, columns: Iterable[str]) -> TableProfile:
+        """A copy in which ``columns`` keep only their counts (count, nulls, valid).
+
+        For columns holding direct identifiers or special-category data: a profile of
+        them would otherwise keep their values (top values, the frequent-items and KLL
+        sketches, min, max and quantiles), readable by anyone who may read metadata.
+        The redacted columns become kind ``other``; they merge only with columns of
+        that kind (or all-null ones), which is what a profile without values can do.
+
+        Examples
+        --------
+        >>> t = TableProfile().update(pa.table({"name": ["Ann", "Bo"], "n": [1, 2]}))
+        >>> s = t.redact(["name"]).summary()["columns"]["name"]
+        >>> (s["kind"], s["count"], s["top"])
+        ('other', 2, [])
+        """
+        out = self.copy()
+        for name in columns:
+            prof = out._columns.get(name)
+            if prof is None:
+                continue
+            counts = CountProfile()
+            counts._n, counts._nulls = prof.profile.valid, prof.nulls
+            out._columns[name] = ColumnProfile("other", counts)
+        return out
 
     def summary(self, *, bins: int = 20, top: int = 20) -> dict[str, Any]:
         """JSON-able: ``{"rows": n, "columns": {name: column summary}}``; a column
