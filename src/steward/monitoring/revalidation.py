@@ -165,8 +165,13 @@ class RevalidationService:
             reasons.append(f"{model} has no validation to repeat (no holdout is known)")
             gates_passed = False
         else:
-            holdout = last.holdout_ref.partition("@")[0]  # its latest version
-            info = GateService(self.rt).validate(actor, model, holdout, suite=last.suite_name)
+            # the evidence configuration applies now (never a shopped suite or holdout);
+            # without a pinned one, the newest version of the holdout used last time
+            gates = GateService(self.rt)
+            app = gates.applicable(detail)
+            holdout = app.holdout or last.holdout_ref.partition("@")[0]
+            suite = None if app.suite is not None else last.suite_name
+            info = gates.validate(actor, model, holdout, suite=suite)
             holdout, validation, gates_passed = info.holdout, info.id, info.passed
             failed = [c.name for c in info.report.failed]
             if not info.passed:
