@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from steward.config import Home, init_home
 from steward.runtime import Runtime
-from steward.store import Base, governed_writes
+from steward.store import Base, Store, governed_writes
 
 PG_ADMIN_URL = os.environ.get(
     "STEWARD_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -78,9 +79,20 @@ def pg_module_database(pg_database: str) -> str:
     return pg_database
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An empty SQLite database migrated to head once per session: each test starts from
+    a copy (running every migration per test costs more than the test itself)."""
+    path = tmp_path_factory.mktemp("template") / "steward.db"
+    store = Store(f"sqlite:///{path}")
+    store.engine.dispose()  # closing the last connection folds the WAL into the file
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
     if request.param == "sqlite":
+        shutil.copyfile(sqlite_template, tmp_path / "steward.db")
         return f"sqlite:///{tmp_path / 'steward.db'}"
     url: str = request.getfixturevalue("pg_database")
     _truncate(url)
@@ -102,10 +114,13 @@ def rt(home: Home) -> Iterator[Runtime]:
 
 
 @pytest.fixture
-def sqlite_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
+def sqlite_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_template: Path) -> Home:
     """A fresh home on SQLite only, for tests that do not touch the store's dialect."""
     monkeypatch.delenv("STEWARD_DATABASE_URL", raising=False)
-    return init_home(tmp_path / "home")
+    home = init_home(tmp_path / "home")
+    if not home.sqlite_path.exists():
+        shutil.copyfile(sqlite_template, home.sqlite_path)
+    return home
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

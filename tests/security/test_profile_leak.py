@@ -111,3 +111,37 @@ def test_cli_show_and_dashboard_show_no_raw_personal_value(
     page = client.get("/ui/datasets/patients@1")
     assert page.status_code == 200
     assert _leaks(page.text, raw_values(patients(), LEAKY)) == []
+
+
+def test_model_metadata_shows_no_raw_value_of_a_special_feature(rt: Runtime) -> None:
+    """A model trained with a diagnosis as a feature: its reference profile keeps the
+    values for drift (the monitor reads it internally), but ``GET /v1/models/X`` shows
+    the feature's counts only, to anyone who may read model metadata."""
+    from steward.training import TrainingService, Worker
+
+    rows = patients()
+    for i, row in enumerate(rows):
+        row["readmitted"] = i % 3 == 0
+    DatasetService(rt).register(ALICE, pa.Table.from_pylist(rows), name="stays", team="risk")
+    spec = {
+        "data": ["stays@1"],
+        "target": "readmitted",
+        "objective": "binary",
+        "family": "linear",
+        "name": "readmission",
+        "features": ["diagnosis", "age", "charges"],
+        "seed": 1,
+    }
+    svc = TrainingService(rt)
+    job = svc.submit(ALICE, spec)
+    Worker(rt, "inline").run_once(job.id)
+    ref = svc.job(ALICE, job.id).result_ref
+    assert ref, svc.job(ALICE, job.id).error_message
+    token = IdentityService(rt).create_token(ADMIN, user="bob", name="t").token
+    with TestClient(create_app(rt)) as client:
+        r = client.get(f"/v1/models/{ref}", headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 200, r.text
+    assert _leaks(r.text, raw_values(rows, SPECIAL)) == []
+    features = r.json()["profile"]["features"]["columns"]
+    assert features["diagnosis"]["count"] > 0 and features["diagnosis"]["top"] == []
+    assert features["age"]["max"] is not None  # a quasi-identifier keeps its statistics

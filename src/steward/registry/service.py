@@ -325,7 +325,9 @@ class ModelService:
                 classes=json.loads(v.classes_json),
                 lineage=json.loads(v.lineage_json),
                 card=json.loads(v.card_json),
-                profile=_profile_summary(profile),
+                profile=_profile_summary(
+                    profile, _sensitive_features(s, json.loads(v.lineage_json))
+                ),
             )
 
     def reference_profile(self, principal: Principal, ref: str) -> dict[str, Any]:
@@ -590,17 +592,41 @@ def _flat_params(d: ModelDetail) -> dict[str, Any]:
     return out
 
 
-def _profile_summary(profile: dict[str, Any]) -> dict[str, Any]:
+def _profile_summary(profile: dict[str, Any], hide: set[str] | None = None) -> dict[str, Any]:
+    """The profile's summary for metadata reads; the ``hide`` columns keep counts only."""
     from steward.kernels.profile import TableProfile
 
     out: dict[str, Any] = {}
     for part in ("features", "predictions"):
         if part in profile:
             try:
-                out[part] = TableProfile.from_dict(profile[part]).summary()
+                table = TableProfile.from_dict(profile[part])
+                out[part] = (table.redact(sorted(hide)) if hide else table).summary()
             except Exception:  # a malformed stored profile must not break `show`
                 out[part] = {}
     return out
+
+
+def _sensitive_features(s: Session, lineage: dict[str, Any]) -> set[str]:
+    """Columns that are direct identifiers, special-category data or free text in any of
+    the model's training data versions, as their classification says now (a raised class
+    hides values at once). The stored reference profile keeps them for drift, which the
+    monitor reads internally; metadata reads never show them."""
+    from steward.datasets.classes import ColumnClass, sensitive
+
+    hide: set[str] = set()
+    for d in lineage.get("datasets", []):
+        name, _, version = str(d.get("ref") or "").partition("@")
+        if not version.isdigit():
+            continue
+        raw = s.execute(
+            select(DatasetVersion.classification_json)
+            .join(Dataset, Dataset.id == DatasetVersion.dataset_id)
+            .where(Dataset.name == name, DatasetVersion.version == int(version))
+        ).scalar_one_or_none()
+        if raw:
+            hide.update(sensitive([ColumnClass(**c) for c in json.loads(raw)]))
+    return hide
 
 
 # -- the real resources, for `policy explain` -------------------------------------------------
